@@ -1,0 +1,1 @@
+"""Datasets: synthetic acquisitions (and, later, HRSC2016, DOTA, pairs)."""
