@@ -1,0 +1,105 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from torchgeo_cstf import __version__
+from torchgeo_cstf.cli import main
+from torchgeo_cstf.datasets.synthetic import PairTruth, SceneTruth
+
+
+def test_synth_scene(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / 'scene.tif'
+    code = main(
+        [
+            'synth',
+            'scene',
+            str(out),
+            '--size',
+            '200x240',
+            '--seed',
+            '3',
+            '--truth',
+            str(tmp_path / 't.json'),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    truth = SceneTruth.load(tmp_path / 't.json')
+    assert f'{len(truth.objects)} objects' in printed
+    assert '200x240 px' in printed
+    with rasterio.open(out) as src:
+        assert (src.height, src.width) == (200, 240)
+
+
+def test_synth_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            'synth',
+            'pair',
+            str(tmp_path / 'r.tif'),
+            str(tmp_path / 'q.tif'),
+            '--size',
+            '128',
+            '--modality',
+            'thermal',
+            '--warp',
+            'affine',
+            '--scale',
+            '1:1.2',
+            '--truth',
+            str(tmp_path / 'p.json'),
+        ]
+    )
+    assert code == 0
+    truth = PairTruth.load(tmp_path / 'p.json')
+    assert truth.query.modality == 'thermal'
+    assert truth.warp_model == 'affine'
+    assert 'warp (affine)' in capsys.readouterr().out
+
+
+def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'torchgeo_cstf.cli',
+            'synth',
+            'scene',
+            str(tmp_path / 'x.tif'),
+            '--size',
+            '8',
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith('cstf: error: size: must be')
+    assert 'Traceback' not in result.stderr
+    result = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'torchgeo_cstf.cli',
+            'synth',
+            'scene',
+            'x.tif',
+            '--size',
+            'big',
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "'big' is not a size" in result.stderr
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(['--version'])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f'cstf {__version__}'
