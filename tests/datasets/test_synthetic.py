@@ -248,3 +248,30 @@ def test_bad_arguments_name_themselves(tmp_path: Path) -> None:
     bad.write_text(json.dumps({'other': 1}))
     with pytest.raises(InputError, match='truth file'):
         PairTruth.load(bad)
+
+
+def test_plots_draw_every_box() -> None:
+    from matplotlib.figure import Figure
+    from matplotlib.patches import ConnectionPatch
+    from matplotlib.patches import Polygon as PolygonPatch
+
+    from torchgeo_cstf.datasets.synthetic import display_image, plot_pair, plot_scene
+
+    scene = synthesize_scene((128, 160), seed=1, num_objects=6)
+    ax = Figure().subplots()
+    drawn = plot_scene(scene.image, scene.truth, ax)
+    assert drawn == len(scene.truth.objects) > 0
+    assert sum(isinstance(p, PolygonPatch) for p in ax.patches) == drawn
+    shown = display_image(scene.image)
+    assert shown.shape == (128, 160, 3)
+    assert shown.min() >= 0.0 and shown.max() <= 1.0
+    pair = synthesize_pair(2, size=(128, 128), warp='similarity', num_objects=20)
+    figure = plot_pair(pair)
+    links = [a for a in figure.artists if isinstance(a, ConnectionPatch)]
+    ref_ids = {o.id for o in pair.truth.reference.objects}
+    static = [
+        o
+        for o in pair.truth.query.objects
+        if o.id in ref_ids and pair.truth.changes[o.id] == 'static'
+    ]
+    assert len(links) == len(static)

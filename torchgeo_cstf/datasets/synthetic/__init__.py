@@ -13,6 +13,7 @@ from .generate import (
     synthesize_pair,
     synthesize_scene,
 )
+from .plot import display_image, plot_pair, plot_scene
 from .render import BAND_NAMES
 from .shapes import CLASSES
 from .truth import ObjectTruth, PairTruth, SceneTruth
@@ -27,8 +28,11 @@ __all__ = (
     'PairAcquisition',
     'PairTruth',
     'SceneTruth',
+    'display_image',
     'generate_pair',
     'generate_scene',
+    'plot_pair',
+    'plot_scene',
     'synthesize_pair',
     'synthesize_scene',
 )

@@ -206,26 +206,26 @@ def _parcels(
 ) -> tuple[np.ndarray[Any, np.dtype[np.int32]], Field]:
     """Field parcels on land and building blocks in towns, on rotated grids."""
     rows, cols = shape
-    y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    y = np.arange(rows, dtype=np.float32)[:, None]
+    x = np.arange(cols, dtype=np.float32)[None, :]
     rad = math.radians(grid_angle)
     u = x * math.cos(rad) + y * math.sin(rad)
-    v = -x * math.sin(rad) + y * math.cos(rad)
+    v = y * math.cos(rad) - x * math.sin(rad)
     field_u, field_v = rng.uniform(50, 130, size=2)
     block = float(rng.uniform(28, 48))
     street_width = float(rng.uniform(5, 9))
     urban = material == URBAN
-    cell_u = np.where(urban, block, field_u).astype(np.float32)
-    cell_v = np.where(urban, block * 0.8, field_v).astype(np.float32)
+    cell_u = np.where(urban, np.float32(block), np.float32(field_u))
+    cell_v = np.where(urban, np.float32(block * 0.8), np.float32(field_v))
     iu = np.floor(u / cell_u).astype(np.int32)
     iv = np.floor(v / cell_v).astype(np.int32)
-    fu = u - iu * cell_u
-    fv = v - iv * cell_v
-    edge_width = np.where(urban, street_width, 1.5).astype(np.float32)
-    street = ((fu < edge_width) | (fv < edge_width)).astype(np.float32)
-    # hash the two cell indexes (and the urban flag) into a compact id
-    key = (iu - iu.min()) * 7919 + (iv - iv.min()) * 2 + urban.astype(np.int32)
-    _, parcel_id = np.unique(key, return_inverse=True)
-    return parcel_id.reshape(shape).astype(np.int32), street
+    edge = np.where(urban, np.float32(street_width), np.float32(1.5))
+    street = ((u - iu * cell_u < edge) | (v - iv * cell_v < edge)).astype(np.float32)
+    # a compact id per (cell, urban flag): the cell indexes span a few hundred
+    iu -= iu.min()
+    iv -= iv.min()
+    parcel_id = (iu * (int(iv.max()) + 1) + iv) * 2 + urban
+    return parcel_id.astype(np.int32), street
 
 
 def _inside_canvas(world: World, corners: Points, pad: float = 2.0) -> bool:

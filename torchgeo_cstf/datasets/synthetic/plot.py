@@ -1,0 +1,119 @@
+"""Draw synthetic acquisitions with their ground-truth boxes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import ConnectionPatch, Polygon
+
+from ...ops.boxes import cxcywhr_to_poly
+from .generate import PairAcquisition
+from .truth import SceneTruth
+
+#: edge colour per class label
+CLASS_COLOURS: tuple[str, ...] = ('#ff3b30', '#ffcc00', '#34c7ff')
+
+
+def display_image(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """(C, H, W) digital numbers → (H, W, 3) or (H, W) floats in [0, 1].
+
+    Each band is stretched between its 2nd and 98th percentile of valid
+    (non-zero) pixels; 1- and 2-band images are shown in grey (first band).
+
+    Args:
+        image: digital numbers, 0 = nodata.
+
+    Returns:
+        An array for ``imshow``.
+    """
+    bands = image[:3] if image.shape[0] >= 3 else image[:1]
+    out = np.zeros(bands.shape, dtype=np.float32)
+    for index, band in enumerate(bands):
+        valid = band[band > 0]
+        if valid.size == 0:
+            continue
+        low, high = np.percentile(valid, [2, 98])
+        out[index] = np.clip((band - low) / max(high - low, 1e-6), 0, 1)
+    return out.transpose(1, 2, 0) if out.shape[0] == 3 else out[0]
+
+
+def plot_scene(
+    image: np.ndarray[Any, Any],
+    truth: SceneTruth,
+    ax: Axes,
+    *,
+    title: str | None = None,
+    show_headings: bool = True,
+) -> int:
+    """Draw an image and its boxes (coloured by class) on ``ax``.
+
+    Args:
+        image: (C, H, W) digital numbers.
+        truth: its ground truth.
+        ax: matplotlib axes to draw on.
+        title: axes title (default: modality and object count).
+        show_headings: mark each object's front with a short line.
+
+    Returns:
+        The number of boxes drawn.
+    """
+    ax.imshow(display_image(image), cmap='gray', interpolation='nearest')
+    boxes = torch.tensor(truth.boxes(), dtype=torch.float64)
+    corners = cxcywhr_to_poly(boxes).numpy() if len(boxes) else np.zeros((0, 4, 2))
+    for polygon, obj in zip(corners, truth.objects, strict=True):
+        colour = CLASS_COLOURS[obj.label % len(CLASS_COLOURS)]
+        ax.add_patch(Polygon(polygon, closed=True, fill=False, ec=colour, lw=0.9))
+        if show_headings:
+            cx, cy, w, _, _ = obj.box
+            rad = np.radians(obj.heading)
+            ax.plot(
+                [cx, cx + 0.5 * w * np.cos(rad)],
+                [cy, cy - 0.5 * w * np.sin(rad)],
+                color=colour,
+                lw=0.7,
+            )
+    ax.set_title(title or f'{truth.modality}: {len(truth.objects)} objects')
+    ax.set_axis_off()
+    return len(corners)
+
+
+def plot_pair(pair: PairAcquisition) -> Figure:
+    """Reference and query side by side, objects that did not move linked.
+
+    Args:
+        pair: an in-memory pair from :func:`~.generate.synthesize_pair`.
+
+    Returns:
+        The figure.
+    """
+    figure = Figure(figsize=(12, 6), layout='constrained')
+    left, right = figure.subplots(1, 2)
+    truth = pair.truth
+    plot_scene(pair.reference, truth.reference, left, title='reference')
+    plot_scene(
+        pair.query,
+        truth.query,
+        right,
+        title=f'query: {truth.query.modality}, {truth.warp_model} warp',
+    )
+    reference = {o.id: o for o in truth.reference.objects}
+    for obj in truth.query.objects:
+        if obj.id in reference and truth.changes.get(obj.id) == 'static':
+            figure.add_artist(
+                ConnectionPatch(
+                    xyA=reference[obj.id].box[:2],
+                    xyB=obj.box[:2],
+                    coordsA='data',
+                    coordsB='data',
+                    axesA=left,
+                    axesB=right,
+                    color='white',
+                    lw=0.5,
+                    alpha=0.6,
+                )
+            )
+    return figure
