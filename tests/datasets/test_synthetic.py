@@ -18,6 +18,7 @@ from torchgeo_cstf.datasets.synthetic import (
     synthesize_pair,
     synthesize_scene,
 )
+from torchgeo_cstf.datasets.synthetic.render import polygon_coverage
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.io import Feature, pixel_to_map, read_features, write_features
 from torchgeo_cstf.ops import cxcywhr_to_poly
@@ -76,10 +77,27 @@ def test_scene_objects_are_exact_and_canonical() -> None:
 
 
 def _box_mask(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(shape, dtype=np.uint8)
     corners = cxcywhr_to_poly(torch.tensor(np.asarray(box)[None]))[0].numpy()
-    cv2.fillPoly(mask, [np.round(corners - 0.5).astype(np.int32)], 1)
-    return mask.astype(bool)
+    return polygon_coverage(corners, (0, 0), shape) >= 0.5
+
+
+def test_polygon_coverage_is_exact() -> None:
+    xs = np.mgrid[0:30, 0:30][1] + 0.5
+    square = np.array([[10.0, 10.0], [20.0, 10.0], [20.0, 20.0], [10.0, 20.0]])
+    cover = polygon_coverage(square, (0, 0), (30, 30))
+    assert cover.sum() == pytest.approx(100.0)
+    assert (cover * xs).sum() / cover.sum() == pytest.approx(15.0)
+    assert cover[10:20, 10:20].min() == 1.0 and cover[:10].max() == 0.0
+    triangle = np.array([[3.3, 4.1], [17.8, 6.2], [9.1, 15.7]])
+    area = 0.5 * abs((17.8 - 3.3) * (15.7 - 4.1) - (9.1 - 3.3) * (6.2 - 4.1))
+    assert polygon_coverage(triangle, (0, 0), (20, 20)).sum() == pytest.approx(
+        area, abs=0.2
+    )
+    # a window elsewhere sees the same pixels
+    part = polygon_coverage(triangle, (5, 3), (10, 8))
+    np.testing.assert_allclose(
+        part, polygon_coverage(triangle, (0, 0), (20, 20))[3:13, 5:13]
+    )
 
 
 def _object_pixels(seed: int, size: int, sea: float, count: int) -> tuple:

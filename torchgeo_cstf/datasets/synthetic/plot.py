@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,58 @@ def display_image(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return out.transpose(1, 2, 0) if out.shape[0] == 3 else out[0]
 
 
+def draw_boxes(
+    ax: Axes,
+    boxes: Any,
+    labels: Any,
+    *,
+    classes: Sequence[str] | None = None,
+    scores: Any = None,
+    headings: Any = None,
+    linestyle: str = '-',
+) -> int:
+    """Draw CXCYWHR boxes on ``ax``, coloured by label.
+
+    Args:
+        ax: matplotlib axes (image coordinates).
+        boxes: (N, 5) CXCYWHR boxes (tensor or array).
+        labels: (N,) class indexes.
+        classes: class names; when given, each box is captioned with its name
+            (and score).
+        scores: optional (N,) confidences, shown in the captions.
+        headings: optional (N,) directions of the objects' fronts in degrees; a
+            short line from the centre marks each.
+        linestyle: edge style (e.g. ``'--'`` for predictions).
+
+    Returns:
+        The number of boxes drawn.
+    """
+    box_tensor = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 5)
+    label_list = [int(v) for v in torch.as_tensor(labels).reshape(-1).tolist()]
+    corners = cxcywhr_to_poly(box_tensor).numpy()
+    for index, (polygon, label) in enumerate(zip(corners, label_list, strict=True)):
+        colour = CLASS_COLOURS[label % len(CLASS_COLOURS)]
+        ax.add_patch(
+            Polygon(polygon, closed=True, fill=False, ec=colour, lw=0.9, ls=linestyle)
+        )
+        cx, cy, w = (float(v) for v in box_tensor[index, :3])
+        if headings is not None:
+            rad = np.radians(float(headings[index]))
+            ax.plot(
+                [cx, cx + 0.5 * w * np.cos(rad)],
+                [cy, cy - 0.5 * w * np.sin(rad)],
+                color=colour,
+                lw=0.7,
+            )
+        if classes is not None:
+            caption = classes[label]
+            if scores is not None:
+                caption += f' {float(scores[index]):.2f}'
+            top = polygon[polygon[:, 1].argmin()]
+            ax.text(top[0], top[1] - 2, caption, color=colour, fontsize=6)
+    return len(corners)
+
+
 def plot_scene(
     image: np.ndarray[Any, Any],
     truth: SceneTruth,
@@ -62,23 +115,15 @@ def plot_scene(
         The number of boxes drawn.
     """
     ax.imshow(display_image(image), cmap='gray', interpolation='nearest')
-    boxes = torch.tensor(truth.boxes(), dtype=torch.float64)
-    corners = cxcywhr_to_poly(boxes).numpy() if len(boxes) else np.zeros((0, 4, 2))
-    for polygon, obj in zip(corners, truth.objects, strict=True):
-        colour = CLASS_COLOURS[obj.label % len(CLASS_COLOURS)]
-        ax.add_patch(Polygon(polygon, closed=True, fill=False, ec=colour, lw=0.9))
-        if show_headings:
-            cx, cy, w, _, _ = obj.box
-            rad = np.radians(obj.heading)
-            ax.plot(
-                [cx, cx + 0.5 * w * np.cos(rad)],
-                [cy, cy - 0.5 * w * np.sin(rad)],
-                color=colour,
-                lw=0.7,
-            )
+    drawn = draw_boxes(
+        ax,
+        truth.boxes(),
+        truth.labels(),
+        headings=[o.heading for o in truth.objects] if show_headings else None,
+    )
     ax.set_title(title or f'{truth.modality}: {len(truth.objects)} objects')
     ax.set_axis_off()
-    return len(corners)
+    return drawn
 
 
 def plot_pair(pair: PairAcquisition) -> Figure:

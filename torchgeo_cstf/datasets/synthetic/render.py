@@ -197,21 +197,61 @@ def _object_value(obj: PlacedObject, tone: float, hot: bool, modality: Modality)
     return np.array([0.95 if hot else float(np.clip(obj.temperature * tone, 0, 1))])
 
 
+#: sub-samples per pixel side when rasterising outlines
+SUPERSAMPLING = 4
+
+
+def polygon_coverage(
+    polygon: Points, origin: tuple[int, int], shape: tuple[int, int]
+) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """Share of each pixel of a window covered by a polygon (even-odd rule).
+
+    Each pixel is sampled on a regular
+    :data:`SUPERSAMPLING` × :data:`SUPERSAMPLING` grid, so the coverage is exact
+    to 1/16 of a pixel and unbiased: a polygon's rendered area and centroid match
+    its geometry. (OpenCV's ``fillPoly`` includes boundary pixels and its
+    anti-aliased mode shifts shapes by up to half a pixel.)
+
+    Args:
+        polygon: (K, 2) vertices in continuous pixel coordinates.
+        origin: (x0, y0) pixel index of the window's top-left pixel.
+        shape: (rows, columns) of the window.
+
+    Returns:
+        (rows, columns) coverage in [0, 1].
+    """
+    rows, cols = shape
+    s = SUPERSAMPLING
+    offsets = (np.arange(s) + 0.5) / s
+    ys = (origin[1] + np.arange(rows)[:, None] + offsets[None, :]).ravel()
+    xs = (origin[0] + np.arange(cols)[:, None] + offsets[None, :]).ravel()
+    x1, y1 = polygon[:, 0], polygon[:, 1]
+    x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+    # edges crossing each sub-row, and where (K edges × R sub-rows)
+    crosses = (y1[:, None] > ys[None, :]) != (y2[:, None] > ys[None, :])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        at = (
+            x1[:, None] + (ys[None, :] - y1[:, None]) * ((x2 - x1) / (y2 - y1))[:, None]
+        )
+    at = np.where(crosses, at, -np.inf)
+    # a sub-sample is inside when an odd number of crossings lie to its right
+    right = (at[:, :, None] > xs[None, None, :]).sum(axis=0) % 2
+    inside = right.reshape(rows, s, cols, s).astype(np.float32)
+    return inside.mean(axis=(1, 3))
+
+
 def _coverage(
     polygon: Points, frame: Frame
 ) -> tuple[tuple[slice, slice], np.ndarray[Any, Any]] | None:
-    """Anti-aliased coverage (0–1) of a frame-space polygon in its bounding window."""
-    x0 = max(math.floor(polygon[:, 0].min()) - 1, 0)
-    y0 = max(math.floor(polygon[:, 1].min()) - 1, 0)
-    x1 = min(math.ceil(polygon[:, 0].max()) + 2, frame.width)
-    y1 = min(math.ceil(polygon[:, 1].max()) + 2, frame.height)
+    """Coverage (0–1) of a frame-space polygon in its bounding window."""
+    x0 = max(math.floor(polygon[:, 0].min()), 0)
+    y0 = max(math.floor(polygon[:, 1].min()), 0)
+    x1 = min(math.ceil(polygon[:, 0].max()), frame.width)
+    y1 = min(math.ceil(polygon[:, 1].max()), frame.height)
     if x1 <= x0 or y1 <= y0:
         return None
-    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    # OpenCV puts pixel centres on integers; ours are at +0.5
-    local = np.round((polygon - [x0 + 0.5, y0 + 0.5]) * 256).astype(np.int32)
-    cv2.fillPoly(mask, [local], 255, lineType=cv2.LINE_AA, shift=8)
-    return (slice(y0, y1), slice(x0, x1)), mask.astype(np.float32) / 255.0
+    alpha = polygon_coverage(polygon, (x0, y0), (y1 - y0, x1 - x0))
+    return (slice(y0, y1), slice(x0, x1)), alpha
 
 
 def _draw(
