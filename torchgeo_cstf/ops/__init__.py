@@ -3,15 +3,26 @@
 from .boxes import (
     canonicalize_cxcywhr,
     cxcywhr_to_poly,
+    cxcywhr_to_xyxy,
     hrsc_mbox_to_cxcywhr,
     poly_to_cxcywhr,
+    transform_cxcywhr,
     wrap_angle,
 )
+from .iou import rotated_box_iof, rotated_box_iou, rotated_box_iou_pairs
+from .nms import batched_rotated_nms, rotated_nms
 
 __all__ = (
+    'batched_rotated_nms',
     'canonicalize_cxcywhr',
     'cxcywhr_to_poly',
+    'cxcywhr_to_xyxy',
     'hrsc_mbox_to_cxcywhr',
     'poly_to_cxcywhr',
+    'rotated_box_iof',
+    'rotated_box_iou',
+    'rotated_box_iou_pairs',
+    'rotated_nms',
+    'transform_cxcywhr',
     'wrap_angle',
 )

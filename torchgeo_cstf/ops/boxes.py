@@ -100,7 +100,7 @@ def poly_to_cxcywhr(polygons: Tensor) -> Tensor:
     """
     points = polygons
     if points.ndim == 2 and points.shape[-1] % 2 == 0:
-        points = points.reshape(points.shape[0], -1, 2)
+        points = points.reshape(points.shape[0], points.shape[1] // 2, 2)
     if points.ndim != 3 or points.shape[-1] != 2 or points.shape[1] < 2:
         raise InputError(
             'polygons',
@@ -159,3 +159,45 @@ def hrsc_mbox_to_cxcywhr(mbox: Tensor) -> Tensor:
     return canonicalize_cxcywhr(
         torch.stack((cx, cy, w, h, -a * (180.0 / math.pi)), dim=-1)
     )
+
+
+def cxcywhr_to_xyxy(boxes: Tensor) -> Tensor:
+    """Axis-aligned boxes that enclose CXCYWHR boxes.
+
+    Args:
+        boxes: (N, 5) CXCYWHR boxes.
+
+    Returns:
+        (N, 4) ``x1, y1, x2, y2`` boxes (the horizontal boxes TorchGeo's
+        ``ObjectDetection`` and torchmetrics' mAP take).
+    """
+    corners = cxcywhr_to_poly(boxes)
+    return torch.cat((corners.amin(dim=1), corners.amax(dim=1)), dim=-1)
+
+
+def transform_cxcywhr(boxes: Tensor, matrix: Tensor) -> Tensor:
+    """Map boxes through a 3×3 pixel-coordinate transform.
+
+    The four corners are mapped and the tightest rectangle around them is
+    returned: exact for rotations, flips, translations and isotropic scaling; for
+    anisotropic or projective maps, the minimum-area rectangle of the image of
+    the box.
+
+    Args:
+        boxes: (N, 5) CXCYWHR boxes.
+        matrix: (3, 3) transform acting on homogeneous (x, y, 1) columns.
+
+    Returns:
+        (N, 5) canonical CXCYWHR boxes in the transformed image.
+    """
+    _check_boxes(boxes)
+    if matrix.shape != (3, 3):
+        raise InputError('matrix', f'must have shape (3, 3), got {tuple(matrix.shape)}')
+    if boxes.shape[0] == 0:
+        return boxes.new_zeros((0, 5))
+    corners = cxcywhr_to_poly(boxes.to(torch.float64))
+    m = matrix.to(device=boxes.device, dtype=torch.float64)
+    mapped = corners @ m[:2, :2].T + m[:2, 2]
+    denominator = corners @ m[2, :2] + m[2, 2]
+    mapped = mapped / denominator[..., None]
+    return poly_to_cxcywhr(mapped).to(boxes.dtype)
