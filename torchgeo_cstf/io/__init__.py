@@ -2,6 +2,7 @@
 
 from .atomic import atomic_output
 from .coords import map_to_pixel, parse_crs, pixel_to_map, reproject_xy
+from .radiometry import percentile_stretch
 from .raster import (
     SUPPORTED_DTYPES,
     RasterInfo,
@@ -34,6 +35,7 @@ __all__ = (
     'map_to_pixel',
     'open_raster',
     'parse_crs',
+    'percentile_stretch',
     'pixel_to_map',
     'read_features',
     'read_raster_info',
