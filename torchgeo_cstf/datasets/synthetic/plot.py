@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, Polygon
@@ -50,6 +51,7 @@ def draw_boxes(
     classes: Sequence[str] | None = None,
     scores: Any = None,
     headings: Any = None,
+    dashed: Any = None,
     linestyle: str = '-',
 ) -> int:
     """Draw CXCYWHR boxes on ``ax``, coloured by label.
@@ -63,7 +65,8 @@ def draw_boxes(
         scores: optional (N,) confidences, shown in the captions.
         headings: optional (N,) directions of the objects' fronts in degrees; a
             short line from the centre marks each.
-        linestyle: edge style (e.g. ``'--'`` for predictions).
+        dashed: optional (N,) booleans: boxes to draw dashed (e.g. difficult).
+        linestyle: edge style of the other boxes.
 
     Returns:
         The number of boxes drawn.
@@ -71,10 +74,17 @@ def draw_boxes(
     box_tensor = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 5)
     label_list = [int(v) for v in torch.as_tensor(labels).reshape(-1).tolist()]
     corners = cxcywhr_to_poly(box_tensor).numpy()
+    hard = np.zeros(len(corners), bool) if dashed is None else np.asarray(dashed, bool)
+    many = classes is not None and len(classes) > len(CLASS_COLOURS)
     for index, (polygon, label) in enumerate(zip(corners, label_list, strict=True)):
-        colour = CLASS_COLOURS[label % len(CLASS_COLOURS)]
+        colour: Any = (
+            colormaps['gist_rainbow'](label / len(classes))
+            if many and classes is not None
+            else CLASS_COLOURS[label % len(CLASS_COLOURS)]
+        )
+        style = '--' if hard[index] else linestyle
         ax.add_patch(
-            Polygon(polygon, closed=True, fill=False, ec=colour, lw=0.9, ls=linestyle)
+            Polygon(polygon, closed=True, fill=False, ec=colour, lw=0.9, ls=style)
         )
         cx, cy, w = (float(v) for v in box_tensor[index, :3])
         if headings is not None:

@@ -20,7 +20,7 @@ from ...errors import InputError
 from .noise import fractal_noise
 from .shapes import Points
 from .warps import apply_homography, translation
-from .world import BEACH, LAND, SEA, URBAN, PlacedObject, World
+from .world import BEACH, BEACH_BAND, LAND, SEA, URBAN, PlacedObject, World
 
 Modality = Literal['optical', 'sar', 'thermal']
 Image = np.ndarray[Any, np.dtype[np.float32]]
@@ -113,11 +113,18 @@ def _background(
     sample = _Sampler(frame, world.margin)
     material = sample(world.material, nearest=True, fill=255)
     valid = material != 255
+    # the coastline comes from the interpolated terrain, so it stays smooth
+    # however much the frame magnifies the canvas
+    elevation = sample(world.elevation)
+    sea = elevation < world.sea_level
+    beach = ~sea & (elevation < world.sea_level + BEACH_BAND)
+    inland = np.where(np.isin(material, (SEA, BEACH)), LAND, material)
+    material = np.where(sea, SEA, np.where(beach, BEACH, inland)).astype(np.uint8)
     tone = sample(world.parcel_tone[world.parcel_id])
     texture = sample(world.texture)
     waves = sample(world.waves)
     street = sample(world.street, nearest=True) > 0.5
-    depth = np.clip((world.sea_level - sample(world.elevation)) / 0.15, 0, 1)
+    depth = np.clip((world.sea_level - elevation) / 0.15, 0, 1)
     bands = 4 if modality == 'optical' else 2 if modality == 'sar' else 1
     out = np.zeros((bands, frame.height, frame.width), dtype=np.float32)
     for code in (SEA, LAND, URBAN, BEACH):

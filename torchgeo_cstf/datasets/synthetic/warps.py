@@ -158,3 +158,53 @@ def fit_affine(matrix: Matrix, shape: tuple[int, int], samples: int = 9) -> Matr
     affine = np.eye(3)
     affine[:2] = coefficients.T
     return affine
+
+
+def fit_homography(source: Points, target: Points) -> Matrix:
+    """Least-squares homography mapping ``source`` points onto ``target`` points.
+
+    Normalised direct linear transform: both point sets are centred and scaled to
+    mean distance √2 before the SVD, which keeps the fit well conditioned for
+    map-sized coordinates.
+
+    Args:
+        source: (K, 2) points, K >= 4, not all on one line.
+        target: (K, 2) corresponding points.
+
+    Returns:
+        3×3 matrix with ``H[2, 2] == 1``.
+
+    Raises:
+        InputError: fewer than 4 correspondences, mismatched shapes, or a
+            degenerate configuration.
+    """
+    src = np.asarray(source, dtype=np.float64).reshape(-1, 2)
+    dst = np.asarray(target, dtype=np.float64).reshape(-1, 2)
+    if src.shape != dst.shape or len(src) < 4:
+        raise InputError(
+            'points',
+            f'need >= 4 correspondences of equal count, got {len(src)}, {len(dst)}',
+        )
+
+    def normaliser(points: Points) -> Matrix:
+        centre = points.mean(axis=0)
+        spread = np.sqrt(((points - centre) ** 2).sum(axis=1)).mean()
+        if spread <= 0:
+            raise InputError('points', 'all points coincide')
+        s = math.sqrt(2) / spread
+        return np.array([[s, 0, -s * centre[0]], [0, s, -s * centre[1]], [0, 0, 1.0]])
+
+    ns, nd = normaliser(src), normaliser(dst)
+    a = apply_homography(ns, src)
+    b = apply_homography(nd, dst)
+    rows = []
+    for (x, y), (u, v) in zip(a, b, strict=True):
+        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
+        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
+    _, singular, vt = np.linalg.svd(np.asarray(rows))
+    if singular[-2] < 1e-10:
+        raise InputError('points', 'degenerate configuration (collinear points)')
+    h = vt[-1].reshape(3, 3)
+    matrix: Matrix = np.linalg.inv(nd) @ h @ ns
+    normalised: Matrix = matrix / matrix[2, 2]
+    return normalised

@@ -22,6 +22,8 @@ from .noise import Field, fractal_noise
 from .shapes import DISTRACTOR_SPECS, OBJECT_SPECS, Part, Points
 
 SEA, LAND, URBAN, BEACH = 0, 1, 2, 3
+#: elevation band above sea level drawn as beach
+BEACH_BAND = 0.012
 
 # optical reflectance palettes (R, G, B, NIR)
 _HULLS = np.array(
@@ -174,7 +176,7 @@ def build_background(
     )
     material = np.full(shape, LAND, dtype=np.uint8)
     material[urban_noise > threshold] = URBAN
-    material[(elevation >= sea_level) & (elevation < sea_level + 0.012)] = BEACH
+    material[(elevation >= sea_level) & (elevation < sea_level + BEACH_BAND)] = BEACH
     material[~land] = SEA
 
     grid_angle = float(rng.uniform(0, 90))

@@ -1,0 +1,24 @@
+"""Lightning datamodules (TorchGeo style) and oriented-box batch augmentation."""
+
+from .augmentation import (
+    RotatedBoxAugmentation,
+    collate_rotated_detection,
+    detection_augmentation,
+    letterbox,
+    visible_share,
+)
+from .hrsc2016 import HRSC2016DataModule
+from .pairs import CrossModalPairsDataModule, PairedRastersDataModule
+from .synthetic import SyntheticScenesDataModule
+
+__all__ = (
+    'CrossModalPairsDataModule',
+    'HRSC2016DataModule',
+    'PairedRastersDataModule',
+    'RotatedBoxAugmentation',
+    'SyntheticScenesDataModule',
+    'collate_rotated_detection',
+    'detection_augmentation',
+    'letterbox',
+    'visible_share',
+)
