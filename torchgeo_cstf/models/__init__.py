@@ -1,5 +1,24 @@
-"""CSTF models: the fusion block (the matcher and detector build on it)."""
+"""CSTF models: the fusion block, the cross-modal matcher, robust transforms."""
 
 from .cstf import FUSIONS, CSTFBlock
+from .keypoints import DoGKeypoints
+from .matcher import CSTFMatcher, Matches
+from .registry import get_model, get_weight, list_models, register_weights
+from .transform import Transform, estimate_transform
+from .weights import load_checkpoint, load_weights
 
-__all__ = ('FUSIONS', 'CSTFBlock')
+__all__ = (
+    'FUSIONS',
+    'CSTFBlock',
+    'CSTFMatcher',
+    'DoGKeypoints',
+    'Matches',
+    'Transform',
+    'estimate_transform',
+    'get_model',
+    'get_weight',
+    'list_models',
+    'load_checkpoint',
+    'load_weights',
+    'register_weights',
+)

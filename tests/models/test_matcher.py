@@ -1,0 +1,143 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torchgeo.main import main
+
+from torchgeo_cstf.datasets import CrossModalPairs
+from torchgeo_cstf.errors import InputError
+from torchgeo_cstf.models import CSTFMatcher, DoGKeypoints, Matches, estimate_transform
+from torchgeo_cstf.models.matcher import sample_points, warp_points
+from torchgeo_cstf.tasks import CSTFMatching
+
+
+def _batch(count: int = 2, size: int = 128) -> dict[str, torch.Tensor]:
+    data = CrossModalPairs(
+        length=count, size=size, modalities=('sar',), scale=(0.8, 1.25)
+    )
+    samples = [data[i] for i in range(count)]
+    return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+
+
+def test_keypoints_sit_on_blobs() -> None:
+    y, x = torch.meshgrid(torch.arange(96) + 0.5, torch.arange(96) + 0.5, indexing='ij')
+    image = torch.exp(-((x - 40.5) ** 2 + (y - 30.5) ** 2) / (2 * 3.0**2))[None, None]
+    xy, response = DoGKeypoints(8)(image.repeat(1, 3, 1, 1))
+    best = xy[0, response[0].argmax()]
+    assert torch.allclose(best, torch.tensor([40.5, 30.5]), atol=0.75)
+
+
+def test_sampling_and_warping_conventions() -> None:
+    features = torch.arange(16.0).reshape(1, 1, 4, 4)
+    # the centre of feature cell (row 2, col 1) covers image pixel centre (1.5, 2.5) * 16
+    value = sample_points(features, torch.tensor([[[24.0, 40.0]]]), (64, 64))
+    assert value.item() == pytest.approx(9.0)
+    warp = torch.tensor([[[2.0, 0.0, 5.0], [0.0, 2.0, -1.0], [0.0, 0.0, 1.0]]])
+    assert warp_points(warp, torch.tensor([[[1.0, 2.0]]])).tolist() == [[[7.0, 3.0]]]
+
+
+def test_targets_follow_the_warp() -> None:
+    matcher = CSTFMatcher(num_keypoints=16)
+    batch = _batch(1)
+    out = matcher(batch['reference'], batch['query'])
+    truth, classes = matcher.targets(out, batch['warp'], batch['query_valid'])
+    assert out['logits'].shape == (1, 16, 8 * 8 + 1)
+    expected = warp_points(batch['warp'].float(), out['ref_xy'])
+    torch.testing.assert_close(truth, expected)
+    for (x, y), cls in zip(expected[0].tolist(), classes[0].tolist(), strict=True):
+        inside = (
+            0 <= x < 128
+            and 0 <= y < 128
+            and bool(batch['query_valid'][0, int(y), int(x)])
+        )
+        if inside:
+            assert cls == int(y // 16) * 8 + int(x // 16)
+        else:
+            assert cls == 64
+
+
+def test_loss_and_match_shapes() -> None:
+    matcher = CSTFMatcher(num_keypoints=32, fusion='sum')
+    batch = _batch(2)
+    losses = matcher.loss(
+        batch['reference'], batch['query'], batch['warp'], batch['query_valid']
+    )
+    assert set(losses) == {'loss', 'classification', 'refinement', 'accuracy'}
+    assert torch.isfinite(losses['loss'])
+    losses['loss'].backward()
+    assert matcher.dustbin.grad is not None
+    found = matcher.match(batch['reference'], batch['query'], min_confidence=0.0)
+    assert len(found) == 2
+    assert all(
+        isinstance(m, Matches) and m.ref_xy.shape == m.query_xy.shape for m in found
+    )
+    with pytest.raises(InputError, match='window'):
+        CSTFMatcher(window=4)
+
+
+@pytest.mark.slow
+def test_matcher_learns_a_pair() -> None:
+    """A few dozen steps on one pair cut the loss and make matches correct."""
+    torch.manual_seed(0)
+    batch = _batch(1, size=128)
+    matcher = CSTFMatcher(num_keypoints=64)
+    optimiser = torch.optim.AdamW(matcher.parameters(), lr=1e-3)
+    args = (batch['reference'], batch['query'], batch['warp'], batch['query_valid'])
+    first = float(matcher.loss(*args)['loss'])
+    for _ in range(40):
+        optimiser.zero_grad()
+        losses = matcher.loss(*args)
+        losses['loss'].backward()
+        optimiser.step()
+    assert float(losses['loss']) < 0.6 * first
+    assert float(losses['accuracy']) > 0.6
+
+
+def test_estimate_transform_rejects_outliers() -> None:
+    rng = np.random.default_rng(0)
+    truth = np.array([[0.9, 0.2, 10.0], [-0.15, 1.1, -5.0], [2e-4, -1e-4, 1.0]])
+    ref = rng.uniform(0, 256, size=(60, 2))
+    hom = np.hstack((ref, np.ones((60, 1)))) @ truth.T
+    query = hom[:, :2] / hom[:, 2:]
+    query[:20] += rng.uniform(20, 60, size=(20, 2))  # a third are wrong
+    matches = Matches(torch.tensor(ref), torch.tensor(query), torch.ones(60))
+    fitted = estimate_transform(matches, 'homography', threshold=1.0)
+    assert fitted is not None
+    assert fitted.num_inliers == 40
+    assert not fitted.inliers[:20].any()
+    corners = np.array([[0, 0, 1], [256, 0, 1], [256, 256, 1], [0, 256, 1.0]])
+    a, b = corners @ fitted.matrix.T, corners @ truth.T
+    assert np.abs(a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:]).max() < 1e-3
+    affine = estimate_transform(matches, 'affine', threshold=30.0)
+    assert affine is not None and affine.matrix[2].tolist() == [0.0, 0.0, 1.0]
+    assert (
+        estimate_transform(Matches(torch.zeros(3, 2), torch.zeros(3, 2), torch.ones(3)))
+        is None
+    )
+    with pytest.raises(InputError, match='model'):
+        estimate_transform(matches, 'spline')  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_task_fits_and_predicts(tmp_path: Path) -> None:
+    main(
+        [
+            'fit',
+            '--config',
+            'configs/matching_synthetic.yaml',
+            '--trainer.accelerator',
+            'cpu',
+            '--trainer.fast_dev_run',
+            '1',
+            '--trainer.default_root_dir',
+            str(tmp_path),
+            '--data.init_args.patch_size',
+            '128',
+            '--data.init_args.num_workers',
+            '0',
+        ]
+    )
+    task = CSTFMatching(num_keypoints=16)
+    found = task.predict_step(_batch(2), 0)
+    assert len(found) == 2 and all(m.ref_xy.device.type == 'cpu' for m in found)

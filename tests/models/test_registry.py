@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.models._api import Weights, WeightsEnum
+
+from torchgeo_cstf.errors import InputError, InputNotFoundError
+from torchgeo_cstf.models import (
+    CSTFMatcher,
+    get_model,
+    get_weight,
+    list_models,
+    load_weights,
+    register_weights,
+    registry,
+)
+from torchgeo_cstf.models.weights import sha256_of
+
+
+def _weights_enum(path: Path, digest: str) -> type[WeightsEnum]:
+    members = {
+        'TEST': Weights(
+            url=path.as_uri(),
+            transforms=torch.nn.Identity,
+            meta={'sha256': digest, 'model_kwargs': {'num_keypoints': 8, 'dim': 32}},
+        )
+    }
+    return WeightsEnum('TinyMatcher_Weights', members)  # type: ignore[return-value]
+
+
+def test_list_and_build() -> None:
+    assert list_models() == ['cstf_matcher_resnet18', 'cstf_matcher_resnet50']
+    model = get_model('cstf_matcher_resnet18', num_keypoints=16)
+    assert isinstance(model, CSTFMatcher) and model.keypoints.num_keypoints == 16
+    with pytest.raises(InputError, match='unknown model'):
+        get_model('yolo')
+
+
+def test_weights_with_hash_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    source = CSTFMatcher(num_keypoints=8, dim=32)
+    file = tmp_path / 'tiny.pth'
+    torch.save(source.state_dict(), file)
+    enum = _weights_enum(file, sha256_of(file))
+    monkeypatch.setattr(registry, 'WEIGHTS', {})
+    register_weights('cstf_matcher_resnet18', enum)
+    assert get_weight('TinyMatcher_Weights.TEST') is enum.TEST
+    model = get_model('cstf_matcher_resnet18', weights=enum.TEST)
+    assert not model.training
+    for name, value in source.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value)
+    same = get_model('cstf_matcher_resnet18', weights='TinyMatcher_Weights.TEST')
+    torch.testing.assert_close(same.dustbin, source.dustbin)
+    # a corrupted file is refused before loading
+    file.write_bytes(file.read_bytes()[:-10] + b'0123456789')
+    with pytest.raises(InputError, match='SHA-256'):
+        load_weights(enum.TEST)
+    with pytest.raises(InputError, match='unknown weights'):
+        get_weight('Nope.X')
+    missing = _weights_enum(tmp_path / 'absent.pth', 'ab')
+    with pytest.raises(InputNotFoundError):
+        load_weights(missing.TEST)
+
+
+def test_lightning_checkpoint_and_mismatch(tmp_path: Path) -> None:
+    source = CSTFMatcher(num_keypoints=8)
+    ckpt = tmp_path / 'task.ckpt'
+    torch.save(
+        {'state_dict': {f'model.{k}': v for k, v in source.state_dict().items()}}, ckpt
+    )
+    model = get_model('cstf_matcher_resnet18', weights=ckpt, num_keypoints=8)
+    torch.testing.assert_close(
+        model.state_dict()['dustbin'], source.state_dict()['dustbin']
+    )
+    with pytest.raises(InputError, match='do not fit'):
+        get_model('cstf_matcher_resnet18', weights=ckpt, dim=64)

@@ -1,0 +1,393 @@
+"""CSTFMatcher: cross-modal matching as classification over correspondence maps.
+
+For a reference image and a query image (any band counts):
+
+1. DoG keypoints are detected independently in both images
+   (:class:`~torchgeo_cstf.models.keypoints.DoGKeypoints`);
+2. each image goes through its own *band adapter* (a small per-modality stem
+   mapping its bands to 3 channels) and a shared timm trunk, giving coarse
+   (stride 16) and fine (stride 4) features;
+3. the coarse maps are fused both ways with one :class:`CSTFBlock`
+   (reference ← query and query ← reference, shared weights);
+4. for every reference keypoint, its descriptor is compared with every query
+   position of the coarse grid: a *correspondence map*;
+5. a small fully convolutional network reads each map together with the density
+   of query keypoints, so that a decision uses many regions at once, and outputs
+   one logit per query cell; a learned *dustbin* logit stands for "no match";
+   SoftMax over cells + dustbin makes matching a classification, trained with
+   cross-entropy against the cell holding the keypoint's true position (from the
+   known warp), or the dustbin when it falls outside the query or on nodata;
+6. around the chosen cell, the fine features give a sub-pixel position by a
+   soft-argmax of correlations over a window (trained with a smooth-L1 loss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import InputError
+from .cstf import CSTFBlock, Fusion
+from .keypoints import DoGKeypoints
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Correspondences between one reference and one query image.
+
+    Attributes:
+        ref_xy: (N, 2) reference positions, continuous pixel coordinates.
+        query_xy: (N, 2) query positions.
+        confidence: (N,) probability of each match in [0, 1].
+    """
+
+    ref_xy: Tensor
+    query_xy: Tensor
+    confidence: Tensor
+
+    def __len__(self) -> int:
+        """Number of matches."""
+        return int(self.ref_xy.shape[0])
+
+    def cpu(self) -> Matches:
+        """A copy on the CPU."""
+        return Matches(self.ref_xy.cpu(), self.query_xy.cpu(), self.confidence.cpu())
+
+    def top(self, count: int) -> Matches:
+        """The ``count`` most confident matches."""
+        order = self.confidence.argsort(descending=True)[:count]
+        return Matches(self.ref_xy[order], self.query_xy[order], self.confidence[order])
+
+
+class BandAdapter(nn.Module):
+    """Per-modality stem: any number of bands → the trunk's 3 input channels."""
+
+    def __init__(self, in_channels: int, width: int = 16) -> None:
+        """Initialise the stem.
+
+        Args:
+            in_channels: bands of this modality.
+            width: hidden channels.
+        """
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, 3, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map the bands."""
+        out: Tensor = self.layers(x)
+        return out
+
+
+def sample_points(features: Tensor, xy: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinearly sample a feature map at image positions.
+
+    Args:
+        features: (B, D, h, w) map covering an image of ``size``.
+        xy: (B, N, 2) positions in continuous pixel coordinates of that image.
+        size: (H, W) of the image.
+
+    Returns:
+        (B, N, D) features.
+    """
+    height, width = size
+    grid = torch.stack((2 * xy[..., 0] / width - 1, 2 * xy[..., 1] / height - 1), -1)
+    sampled = F.grid_sample(
+        features, grid[:, :, None].to(features.dtype), align_corners=False
+    )
+    return sampled[..., 0].transpose(1, 2)
+
+
+def warp_points(warp: Tensor, xy: Tensor) -> Tensor:
+    """Apply (B, 3, 3) homographies to (B, N, 2) points."""
+    homogeneous = torch.cat((xy, torch.ones_like(xy[..., :1])), -1) @ warp.transpose(
+        1, 2
+    )
+    return homogeneous[..., :2] / homogeneous[..., 2:].clamp_min(1e-12)
+
+
+class CSTFMatcher(nn.Module):
+    """Cross-modal matcher (see the module docstring).
+
+    Args:
+        backbone: a timm model name with ``features_only`` support (resnet18 …).
+        reference_channels: bands of the reference images.
+        query_channels: bands of the query images.
+        fusion: CSTF fusion (``concat``, ``sum``, ``ca``, ``sca``, ``none``).
+        dim: channels of the coarse descriptors.
+        fine_dim: channels of the fine features.
+        num_keypoints: reference (and query) keypoints per image.
+        window: side of the refinement window, in fine cells.
+        temperature: scale of the correspondence maps' cosine similarities.
+    """
+
+    def __init__(
+        self,
+        backbone: str = 'resnet18',
+        reference_channels: int = 3,
+        query_channels: int = 1,
+        fusion: Fusion = 'concat',
+        dim: int = 128,
+        fine_dim: int = 64,
+        num_keypoints: int = 256,
+        window: int = 7,
+        temperature: float = 0.1,
+    ) -> None:
+        """Initialise the matcher; see the class docstring for arguments."""
+        super().__init__()
+        if window < 3 or window % 2 == 0:
+            raise InputError('window', f'must be an odd number >= 3, got {window}')
+        self.adapters = nn.ModuleDict(
+            {
+                'reference': BandAdapter(reference_channels),
+                'query': BandAdapter(query_channels),
+            }
+        )
+        self.trunk = timm.create_model(
+            backbone, features_only=True, out_indices=(1, 3), pretrained=False
+        )
+        info: Any = self.trunk.feature_info
+        fine_channels, coarse_channels = info.channels()
+        self.fine_stride, self.coarse_stride = info.reduction()
+        self.coarse = nn.Conv2d(coarse_channels, dim, 1)
+        self.fine = nn.Conv2d(fine_channels, fine_dim, 1)
+        self.fuse = CSTFBlock(dim, fusion)
+        self.keypoints = DoGKeypoints(num_keypoints)
+        self.maps = nn.Sequential(
+            nn.Conv2d(2, 16, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(16, 16, 3, padding=2, dilation=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(16, 1, 3, padding=1),
+        )
+        self.dustbin = nn.Parameter(torch.tensor(1.0))
+        self.log_scale = nn.Parameter(
+            torch.tensor(float(-torch.log(torch.tensor(temperature))))
+        )
+        self.window = window
+
+    def encode(self, image: Tensor, which: str) -> tuple[Tensor, Tensor]:
+        """Coarse (B, dim, H/16, W/16) and fine (B, fine_dim, H/4, W/4) features."""
+        fine, coarse = self.trunk(self.adapters[which](image))
+        return self.coarse(coarse), self.fine(fine)
+
+    def _density(
+        self, xy: Tensor, weight: Tensor, grid: tuple[int, int], size: tuple[int, int]
+    ) -> Tensor:
+        """Keypoint response per coarse cell, normalised to a maximum of 1."""
+        h, w = grid
+        col = (xy[..., 0] * w / size[1]).long().clamp(0, w - 1)
+        row = (xy[..., 1] * h / size[0]).long().clamp(0, h - 1)
+        density = torch.zeros(xy.shape[0], h * w, device=xy.device, dtype=weight.dtype)
+        density.scatter_add_(1, row * w + col, weight)
+        density = density / density.amax(dim=1, keepdim=True).clamp_min(1e-12)
+        return density.reshape(-1, 1, h, w)
+
+    def _cell_centres(
+        self, grid: tuple[int, int], size: tuple[int, int], like: Tensor
+    ) -> Tensor:
+        h, w = grid
+        ys = (torch.arange(h, device=like.device, dtype=like.dtype) + 0.5) * size[0] / h
+        xs = (torch.arange(w, device=like.device, dtype=like.dtype) + 0.5) * size[1] / w
+        return torch.stack(torch.meshgrid(xs, ys, indexing='xy'), -1).reshape(-1, 2)
+
+    def forward(self, reference: Tensor, query: Tensor) -> dict[str, Tensor]:
+        """Correspondence logits and what refinement needs.
+
+        Args:
+            reference: (B, C_ref, H, W) in [0, 1].
+            query: (B, C_query, H', W') in [0, 1].
+
+        Returns:
+            ``ref_xy`` (B, K, 2) keypoints, ``logits`` (B, K, h·w + 1) (last =
+            dustbin), ``centres`` (h·w, 2) query cell centres, and the fine maps
+            ``ref_fine``, ``query_fine``.
+        """
+        ref_size = (reference.shape[-2], reference.shape[-1])
+        query_size = (query.shape[-2], query.shape[-1])
+        ref_xy, _ = self.keypoints(reference)
+        query_xy, query_response = self.keypoints(query)
+        ref_coarse, ref_fine = self.encode(reference, 'reference')
+        query_coarse, query_fine = self.encode(query, 'query')
+        ref_fused = self.fuse(ref_coarse, query_coarse)
+        query_fused = self.fuse(query_coarse, ref_coarse)
+        b, _, h, w = query_fused.shape
+        descriptors = F.normalize(sample_points(ref_fused, ref_xy, ref_size), dim=-1)
+        candidates = F.normalize(query_fused.flatten(2), dim=1)
+        similarity = torch.einsum('bkd,bdn->bkn', descriptors, candidates)
+        k = similarity.shape[1]
+        density = self._density(query_xy, query_response, (h, w), query_size)
+        maps = torch.cat(
+            (similarity.reshape(b * k, 1, h, w), density.repeat_interleave(k, dim=0)),
+            dim=1,
+        )
+        scale = self.log_scale.exp()
+        cells = (self.maps(maps).reshape(b, k, h * w) + similarity) * scale
+        logits = torch.cat((cells, self.dustbin.expand(b, k, 1) * scale), dim=-1)
+        return {
+            'ref_xy': ref_xy,
+            'logits': logits,
+            'centres': self._cell_centres((h, w), query_size, logits),
+            'ref_fine': ref_fine,
+            'query_fine': query_fine,
+        }
+
+    def refine(
+        self,
+        out: dict[str, Tensor],
+        centres: Tensor,
+        ref_size: tuple[int, int],
+        query_size: tuple[int, int],
+    ) -> Tensor:
+        """Sub-pixel query positions by soft-argmax around ``centres``.
+
+        Args:
+            out: output of :meth:`forward`.
+            centres: (B, K, 2) query positions to refine around.
+            ref_size: (H, W) of the reference.
+            query_size: (H, W) of the query.
+
+        Returns:
+            (B, K, 2) refined query positions.
+        """
+        b, k, _ = centres.shape
+        ref_desc = F.normalize(
+            sample_points(out['ref_fine'], out['ref_xy'], ref_size), dim=-1
+        )
+        steps = (
+            torch.arange(self.window, device=centres.device, dtype=centres.dtype)
+            - (self.window - 1) / 2
+        ) * self.fine_stride
+        offsets = torch.stack(torch.meshgrid(steps, steps, indexing='xy'), -1).reshape(
+            -1, 2
+        )
+        positions = centres[:, :, None] + offsets[None, None]  # (B, K, S², 2)
+        window = sample_points(
+            out['query_fine'], positions.reshape(b, -1, 2), query_size
+        )
+        window = F.normalize(window.reshape(b, k, -1, window.shape[-1]), dim=-1)
+        weights = torch.softmax(
+            (window * ref_desc[:, :, None]).sum(-1) * self.log_scale.exp(), dim=-1
+        )
+        return (weights[..., None] * positions).sum(dim=2)
+
+    def targets(
+        self, out: dict[str, Tensor], warp: Tensor, query_valid: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """True query positions and classes (cell index, or the dustbin).
+
+        Args:
+            out: output of :meth:`forward`.
+            warp: (B, 3, 3) reference → query pixel warps.
+            query_valid: (B, H', W') query pixels holding data.
+
+        Returns:
+            (B, K, 2) true query positions and (B, K) int64 classes.
+        """
+        truth = warp_points(warp.to(out['ref_xy'].dtype), out['ref_xy'])
+        height, width = query_valid.shape[-2:]
+        h_cells = -(-height // self.coarse_stride)
+        w_cells = (out['logits'].shape[-1] - 1) // h_cells
+        x, y = truth[..., 0], truth[..., 1]
+        inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        col = x.clamp(0, width - 1e-3).long()
+        row = y.clamp(0, height - 1e-3).long()
+        on_data = query_valid.flatten(1).gather(1, row * width + col)
+        keep = inside & on_data
+        cell = (row * h_cells // height) * w_cells + (col * w_cells // width)
+        classes = torch.where(keep, cell, torch.full_like(cell, h_cells * w_cells))
+        return truth, classes
+
+    def loss(
+        self,
+        reference: Tensor,
+        query: Tensor,
+        warp: Tensor,
+        query_valid: Tensor,
+        refine_weight: float = 1.0,
+    ) -> dict[str, Tensor]:
+        """Training losses for a batch of pairs with known warps.
+
+        Args:
+            reference: (B, C_ref, H, W).
+            query: (B, C_query, H', W').
+            warp: (B, 3, 3) reference → query warps.
+            query_valid: (B, H', W') query validity.
+            refine_weight: weight of the refinement loss.
+
+        Returns:
+            ``loss`` (total), ``classification``, ``refinement`` and
+            ``accuracy`` (share of keypoints whose argmax class is right).
+        """
+        ref_size = (reference.shape[-2], reference.shape[-1])
+        query_size = (query.shape[-2], query.shape[-1])
+        out = self(reference, query)
+        truth, classes = self.targets(out, warp, query_valid)
+        logits = out['logits']
+        classification = F.cross_entropy(logits.flatten(0, 1), classes.flatten())
+        dustbin = logits.shape[-1] - 1
+        matched = classes != dustbin
+        if matched.any():
+            centres = out['centres'][classes.clamp_max(dustbin - 1)]
+            refined = self.refine(out, centres, ref_size, query_size)
+            refinement = F.smooth_l1_loss(
+                refined[matched] / self.fine_stride, truth[matched] / self.fine_stride
+            )
+        else:
+            refinement = logits.sum() * 0.0
+        accuracy = (logits.argmax(-1) == classes).float().mean()
+        return {
+            'loss': classification + refine_weight * refinement,
+            'classification': classification,
+            'refinement': refinement,
+            'accuracy': accuracy,
+        }
+
+    @torch.no_grad()
+    def match(
+        self, reference: Tensor, query: Tensor, min_confidence: float = 0.2
+    ) -> list[Matches]:
+        """Match a batch of pairs.
+
+        Args:
+            reference: (B, C_ref, H, W) in [0, 1].
+            query: (B, C_query, H', W') in [0, 1].
+            min_confidence: drop matches less probable than this.
+
+        Returns:
+            One :class:`Matches` per pair.
+        """
+        ref_size = (reference.shape[-2], reference.shape[-1])
+        query_size = (query.shape[-2], query.shape[-1])
+        out = self(reference, query)
+        probabilities = torch.softmax(out['logits'].float(), dim=-1)
+        confidence, cell = probabilities.max(dim=-1)
+        dustbin = probabilities.shape[-1] - 1
+        refined = self.refine(
+            out, out['centres'][cell.clamp_max(dustbin - 1)], ref_size, query_size
+        )
+        keep = (cell != dustbin) & (confidence >= min_confidence)
+        return [
+            Matches(
+                out['ref_xy'][i][keep[i]], refined[i][keep[i]], confidence[i][keep[i]]
+            )
+            for i in range(reference.shape[0])
+        ]
+
+
+def describe(matcher: CSTFMatcher) -> dict[str, Any]:
+    """Parameter count and strides of a matcher (for logs and docs)."""
+    return {
+        'parameters': sum(p.numel() for p in matcher.parameters()),
+        'coarse_stride': matcher.coarse_stride,
+        'fine_stride': matcher.fine_stride,
+    }

@@ -1,0 +1,117 @@
+"""Model entry points, as TorchGeo's ``get_model`` / ``list_models`` / ``get_weight``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from torch import nn
+from torchvision.models._api import WeightsEnum
+
+from ..errors import InputError
+from .matcher import CSTFMatcher
+from .weights import load_checkpoint, load_weights
+
+
+def cstf_matcher_resnet18(**kwargs: Any) -> CSTFMatcher:
+    """CSTF matcher on a ResNet-18 trunk (strides 4 and 16)."""
+    return CSTFMatcher(backbone='resnet18', **kwargs)
+
+
+def cstf_matcher_resnet50(**kwargs: Any) -> CSTFMatcher:
+    """CSTF matcher on a ResNet-50 trunk (strides 4 and 16)."""
+    return CSTFMatcher(backbone='resnet50', **kwargs)
+
+
+#: model name → builder
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    'cstf_matcher_resnet18': cstf_matcher_resnet18,
+    'cstf_matcher_resnet50': cstf_matcher_resnet50,
+}
+#: model name → its weights enum (models without released weights are absent)
+WEIGHTS: dict[str, type[WeightsEnum]] = {}
+
+
+def list_models() -> list[str]:
+    """Names of all models, sorted."""
+    return sorted(BUILDERS)
+
+
+def register_weights(model: str, enum: type[WeightsEnum]) -> None:
+    """Attach a weights enum to a model name (used for released weights).
+
+    Args:
+        model: a name from :func:`list_models`.
+        enum: its weights enum.
+    """
+    if model not in BUILDERS:
+        raise InputError('model', f'unknown model {model!r}; known: {list_models()}')
+    WEIGHTS[model] = enum
+
+
+def get_weight(name: str) -> WeightsEnum:
+    """A weights member by its full name, e.g. ``CSTFMatcherResNet18_Weights.SYNTHETIC``.
+
+    Args:
+        name: ``<EnumName>.<MEMBER>``.
+
+    Returns:
+        The member.
+
+    Raises:
+        InputError: when no registered enum has that member.
+    """
+    for enum in WEIGHTS.values():
+        for member in enum:
+            if f'{enum.__name__}.{member.name}' == name:
+                return member
+    known = [f'{e.__name__}.{m.name}' for e in WEIGHTS.values() for m in e]
+    raise InputError('weights', f'unknown weights {name!r}; known: {known or "none"}')
+
+
+def get_model(
+    name: str,
+    weights: WeightsEnum | str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a model, optionally with weights.
+
+    Args:
+        name: a name from :func:`list_models`.
+        weights: ``None`` (random initialisation), a weights enum member (or
+            its name for :func:`get_weight`), or a path to a Lightning
+            checkpoint or a state dict.
+        **kwargs: arguments of the model's constructor (a weights member's
+            ``meta['model_kwargs']`` provide defaults).
+
+    Returns:
+        The model, in eval mode when weights were loaded.
+
+    Raises:
+        InputError: an unknown name or weights that do not fit the model.
+    """
+    if name not in BUILDERS:
+        raise InputError('name', f'unknown model {name!r}; known: {list_models()}')
+    member: WeightsEnum | None = None
+    if isinstance(weights, str) and '.' in weights and not os.path.exists(weights):
+        member = get_weight(weights)
+    elif isinstance(weights, Enum):
+        member = weights
+    if member is not None:
+        kwargs = {**member.value.meta.get('model_kwargs', {}), **kwargs}
+    model = BUILDERS[name](**kwargs)
+    if weights is None:
+        return model
+    state = load_weights(member) if member is not None else load_checkpoint(weights)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise InputError('weights', f'do not fit {name}: {err}') from err
+    if missing or unexpected:
+        raise InputError(
+            'weights',
+            f'do not fit {name}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}',
+        )
+    return model.eval()

@@ -1,0 +1,95 @@
+"""Robust geometric transforms from matches (OpenCV's MAGSAC++)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from .matcher import Matches
+
+TransformModel = Literal['affine', 'homography']
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A transform estimated from matches.
+
+    Attributes:
+        matrix: 3×3 reference → query pixel map (float64).
+        inliers: (N,) boolean mask of the matches consistent with it.
+        model: ``affine`` or ``homography``.
+    """
+
+    matrix: np.ndarray[Any, np.dtype[np.float64]]
+    inliers: np.ndarray[Any, np.dtype[np.bool_]]
+    model: str
+
+    @property
+    def num_inliers(self) -> int:
+        """Number of inlier matches."""
+        return int(self.inliers.sum())
+
+
+def estimate_transform(
+    matches: Matches,
+    model: TransformModel = 'homography',
+    threshold: float = 3.0,
+    confidence: float = 0.999,
+    max_iterations: int = 10_000,
+) -> Transform | None:
+    """Fit a transform to matches robustly (MAGSAC++, then least squares on inliers).
+
+    Args:
+        matches: correspondences (continuous pixel coordinates).
+        model: ``homography`` (8 degrees of freedom, needs 4 matches) or
+            ``affine`` (6, needs 3).
+        threshold: inlier reprojection distance in query pixels.
+        confidence: RANSAC confidence.
+        max_iterations: RANSAC iteration cap.
+
+    Returns:
+        The transform, or ``None`` when there are too few matches or no
+        consistent model.
+
+    Raises:
+        InputError: for an unknown model or a non-positive threshold.
+    """
+    if model not in ('affine', 'homography'):
+        raise InputError('model', f'must be affine or homography, got {model!r}')
+    if threshold <= 0:
+        raise InputError('threshold', f'must be positive, got {threshold}')
+    needed = 4 if model == 'homography' else 3
+    if len(matches) < needed:
+        return None
+    src = matches.ref_xy.detach().cpu().numpy().astype(np.float64)
+    dst = matches.query_xy.detach().cpu().numpy().astype(np.float64)
+    if model == 'homography':
+        matrix, mask = cv2.findHomography(
+            src,
+            dst,
+            cv2.USAC_MAGSAC,
+            threshold,
+            maxIters=max_iterations,
+            confidence=confidence,
+        )
+    else:
+        affine, mask = cv2.estimateAffine2D(
+            src,
+            dst,
+            method=cv2.USAC_MAGSAC,
+            ransacReprojThreshold=threshold,
+            maxIters=max_iterations,
+            confidence=confidence,
+        )
+        matrix = None if affine is None else np.vstack((affine, [0.0, 0.0, 1.0]))
+    if matrix is None or mask is None or not np.isfinite(matrix).all():
+        return None
+    return Transform(
+        matrix=np.asarray(matrix, dtype=np.float64),
+        inliers=mask.ravel().astype(bool),
+        model=model,
+    )

@@ -1,0 +1,118 @@
+"""Pretrained weights: torchvision ``WeightsEnum`` members loaded with a hash check.
+
+A member's ``url`` is a ``file://`` URL, a plain path, a ``package:`` path inside
+the installed ``torchgeo_cstf`` package, or an ``http(s)://`` URL; its
+``meta['sha256']`` is the SHA-256 of the file. Local files are read in place;
+remote files are downloaded once into torch's hub cache. Either way the whole
+file is hashed before it is loaded (``torch.load(weights_only=True)``), and a
+mismatch is an error: nothing unverified reaches a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import torch
+from torchvision.models._api import Weights, WeightsEnum
+
+from ..errors import InputError, InputNotFoundError
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_url(url: str) -> Path:
+    """The local file behind a weights URL, downloading ``http(s)`` URLs once.
+
+    Args:
+        url: ``file://…``, ``package:relative/path``, a plain path, or
+            ``http(s)://…``.
+
+    Returns:
+        A local path.
+
+    Raises:
+        InputNotFoundError: a local file that does not exist.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme in ('http', 'https'):
+        cache = Path(torch.hub.get_dir()) / 'checkpoints'
+        cache.mkdir(parents=True, exist_ok=True)
+        target = cache / Path(parsed.path).name
+        if not target.exists():
+            torch.hub.download_url_to_file(url, str(target), progress=False)
+        return target
+    if parsed.scheme == 'file':
+        path = Path(unquote(parsed.path))
+    elif url.startswith('package:'):
+        path = PACKAGE_ROOT / url.removeprefix('package:')
+    else:
+        path = Path(url)
+    if not path.exists():
+        raise InputNotFoundError(path, 'no such weights file')
+    return path
+
+
+def load_weights(weights: Weights | WeightsEnum) -> dict[str, Any]:
+    """Load a weights entry's state dict after checking its SHA-256.
+
+    Args:
+        weights: a ``WeightsEnum`` member (or its ``Weights`` value) whose
+            ``meta['sha256']`` holds the file's digest.
+
+    Returns:
+        The state dict.
+
+    Raises:
+        InputError: no digest in the metadata, or the file's digest differs.
+    """
+    entry = weights.value if isinstance(weights, WeightsEnum) else weights
+    expected = entry.meta.get('sha256')
+    if not expected:
+        raise InputError(entry.url, "weights metadata has no 'sha256'")
+    path = resolve_url(entry.url)
+    actual = sha256_of(path)
+    if actual != expected:
+        raise InputError(
+            path, f'SHA-256 is {actual}, expected {expected}: corrupt or wrong file'
+        )
+    state: dict[str, Any] = torch.load(path, map_location='cpu', weights_only=True)
+    return state
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """State dict of a model from a Lightning checkpoint or a plain state dict.
+
+    A Lightning checkpoint's ``state_dict`` has the task's ``model.`` prefix;
+    it is stripped so the result loads into the bare model.
+
+    Args:
+        path: ``.ckpt`` or ``.pth``/``.pt`` file.
+
+    Returns:
+        The model's state dict.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise InputNotFoundError(file, 'no such checkpoint')
+    data: dict[str, Any] = torch.load(file, map_location='cpu', weights_only=False)
+    state: dict[str, Any] = data.get('state_dict', data)
+    if any(key.startswith('model.') for key in state):
+        state = {
+            key.removeprefix('model.'): value
+            for key, value in state.items()
+            if key.startswith('model.')
+        }
+    return state
