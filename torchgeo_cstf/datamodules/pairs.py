@@ -8,6 +8,7 @@ from torch import nn
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets.pairs import CrossModalPairs, PairedRasters
+from .splits import setup_generated_splits
 
 
 class CrossModalPairsDataModule(NonGeoDataModule):
@@ -52,16 +53,7 @@ class CrossModalPairsDataModule(NonGeoDataModule):
         Args:
             stage: ``fit``, ``validate``, ``test`` or ``predict``.
         """
-        if stage == 'fit':
-            self.train_dataset = self._split('train')
-        if stage in ('fit', 'validate'):
-            self.val_dataset = self._split('val')
-        if stage in ('test', 'predict'):
-            self.test_dataset = self._split('test')
-            self.predict_dataset = self.test_dataset
-
-    def _split(self, split: str) -> CrossModalPairs:
-        return CrossModalPairs(split=split, length=self.lengths[split], **self.kwargs)
+        setup_generated_splits(self, stage, self.lengths)
 
 
 class PairedRastersDataModule(NonGeoDataModule):

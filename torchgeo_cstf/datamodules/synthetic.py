@@ -9,6 +9,7 @@ import torch
 from ..datasets.synthetic.render import UINT16_MAX, Modality
 from ..datasets.synthetic_scenes import SyntheticScenes
 from .detection import OrientedDetectionDataModule
+from .splits import setup_generated_splits
 
 
 class SyntheticScenesDataModule(OrientedDetectionDataModule):
@@ -77,14 +78,4 @@ class SyntheticScenesDataModule(OrientedDetectionDataModule):
         Args:
             stage: ``fit``, ``validate``, ``test`` or ``predict``.
         """
-        if stage == 'fit':
-            self.train_dataset = self._split('train')
-        if stage in ('fit', 'validate'):
-            self.val_dataset = self._split('val')
-        if stage == 'test':
-            self.test_dataset = self._split('test')
-        if stage == 'predict':
-            self.predict_dataset = self._split('test')
-
-    def _split(self, split: str) -> SyntheticScenes:
-        return SyntheticScenes(split=split, length=self.lengths[split], **self.kwargs)
+        setup_generated_splits(self, stage, self.lengths)
