@@ -7,12 +7,14 @@ from .augmentation import (
     letterbox,
     visible_share,
 )
+from .dota import DOTADataModule
 from .hrsc2016 import HRSC2016DataModule
 from .pairs import CrossModalPairsDataModule, PairedRastersDataModule
 from .synthetic import SyntheticScenesDataModule
 
 __all__ = (
     'CrossModalPairsDataModule',
+    'DOTADataModule',
     'HRSC2016DataModule',
     'PairedRastersDataModule',
     'RotatedBoxAugmentation',

@@ -1,13 +1,29 @@
-"""Datasets: HRSC2016, synthetic scenes, cross-modal and real image pairs."""
+"""Datasets: HRSC2016, DOTA, synthetic scenes, cross-modal and real image pairs."""
 
+from .dota import (
+    DOTA,
+    Detections,
+    PatchOrigin,
+    PatchPrediction,
+    merge_patch_predictions,
+    split_dota,
+    write_task1,
+)
 from .hrsc2016 import HRSC2016
 from .pairs import MODALITIES, CrossModalPairs, PairedRasters
 from .synthetic_scenes import SyntheticScenes
 
 __all__ = (
+    'DOTA',
     'HRSC2016',
     'MODALITIES',
     'CrossModalPairs',
+    'Detections',
     'PairedRasters',
+    'PatchOrigin',
+    'PatchPrediction',
     'SyntheticScenes',
+    'merge_patch_predictions',
+    'split_dota',
+    'write_task1',
 )

@@ -59,14 +59,13 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from ..errors import InputError, InputNotFoundError
 from ..ops.boxes import hrsc_mbox_to_cxcywhr
-from .plotting import plot_detection_sample
+from .plotting import DetectionPlotMixin
 
 #: ``Class_ID`` → (fine class, as MMRotate spells it; level-2 parent), in
 #: MMRotate's ``classwise=True`` order; see the module docstring for sources.
@@ -112,7 +111,7 @@ _DOWNLOAD_HINT = (
 )
 
 
-class HRSC2016(NonGeoDataset):
+class HRSC2016(DetectionPlotMixin, NonGeoDataset):
     """HRSC2016 ship detection dataset with oriented boxes.
 
     Samples are dicts with
@@ -285,39 +284,6 @@ class HRSC2016(NonGeoDataset):
                 f'(100000001 … 100000033); use classes="ship" to ignore classes',
             )
         return self._label_of[class_id]
-
-    def plot(
-        self,
-        sample: dict[str, Tensor],
-        show_titles: bool = True,
-        suptitle: str | None = None,
-        min_score: float = 0.5,
-    ) -> Figure:
-        """Draw a sample's image with its oriented boxes and class names.
-
-        Ground truth comes from ``bbox`` (or, failing that, horizontal
-        ``bbox_xyxy``), ``label`` and ``difficult`` (dashed); when
-        ``prediction_label`` is present, a second panel shows the predictions
-        (``prediction_bbox`` or ``prediction_bbox_xyxy``, ``prediction_score``)
-        scoring at least ``min_score``.
-
-        Args:
-            sample: a sample from :meth:`__getitem__` (image 0–255), optionally with
-                predictions.
-            show_titles: title each panel.
-            suptitle: title of the figure.
-            min_score: hide predictions scoring less.
-
-        Returns:
-            The figure.
-        """
-        return plot_detection_sample(
-            sample,
-            self.classes,
-            show_titles=show_titles,
-            suptitle=suptitle,
-            min_score=min_score,
-        )
 
 
 def _number(

@@ -108,3 +108,40 @@ def plot_detection_sample(
     if suptitle is not None:
         figure.suptitle(suptitle)
     return figure
+
+
+class DetectionPlotMixin:
+    """``plot()`` for detection datasets with a ``classes`` attribute."""
+
+    classes: Sequence[str]
+
+    def plot(
+        self,
+        sample: dict[str, Any],
+        show_titles: bool = True,
+        suptitle: str | None = None,
+        min_score: float = 0.5,
+    ) -> Figure:
+        """Draw a sample's image with its oriented boxes and class names.
+
+        Ground truth comes from ``bbox`` (or horizontal ``bbox_xyxy``), ``label``
+        and ``difficult`` (dashed); with ``prediction_label`` a second panel shows
+        the predictions scoring at least ``min_score`` (see
+        :func:`plot_detection_sample`).
+
+        Args:
+            sample: a sample of the dataset, optionally with predictions.
+            show_titles: title each panel.
+            suptitle: title of the figure.
+            min_score: hide predictions scoring less.
+
+        Returns:
+            The figure.
+        """
+        return plot_detection_sample(
+            sample,
+            self.classes,
+            show_titles=show_titles,
+            suptitle=suptitle,
+            min_score=min_score,
+        )

@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from ..errors import InputError
-from .plotting import plot_detection_sample
+from .plotting import DetectionPlotMixin
 from .synthetic import CLASSES, SceneTruth, synthesize_pair, synthesize_scene
 from .synthetic.render import Modality
 
@@ -23,7 +22,7 @@ DEFAULT_LENGTHS: dict[str, int] = {'train': 256, 'val': 32, 'test': 32}
 _SPLIT_CODES = {'train': 0, 'val': 1, 'test': 2}
 
 
-class SyntheticScenes(NonGeoDataset):
+class SyntheticScenes(DetectionPlotMixin, NonGeoDataset):
     """Synthetic oriented-object scenes (ships, planes, vehicles), made on demand.
 
     Scene ``i`` of a split is always the same (its seed derives from ``seed``,
@@ -131,35 +130,6 @@ class SyntheticScenes(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
-
-    def plot(
-        self,
-        sample: Sample,
-        show_titles: bool = True,
-        suptitle: str | None = None,
-        min_score: float = 0.5,
-    ) -> Figure:
-        """Draw a sample with its boxes, and predictions when present.
-
-        See :func:`~torchgeo_cstf.datasets.plotting.plot_detection_sample`.
-
-        Args:
-            sample: a sample of this dataset, optionally with ``prediction_*``
-                keys.
-            show_titles: caption the panels.
-            suptitle: a title for the figure.
-            min_score: hide predictions scoring less.
-
-        Returns:
-            The figure.
-        """
-        return plot_detection_sample(
-            sample,
-            self.classes,
-            show_titles=show_titles,
-            suptitle=suptitle,
-            min_score=min_score,
-        )
 
 
 def _sample(image: np.ndarray[Any, Any], truth: SceneTruth) -> Sample:

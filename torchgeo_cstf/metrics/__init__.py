@@ -1,7 +1,7 @@
 """Evaluation metrics: oriented-box mAP (VOC/DOTA protocol) and image matching."""
 
 from .ap import average_precision, match_detections
-from .dota import DotaTask1Result, evaluate_dota_task1
+from .dota import DotaObject, DotaTask1Result, evaluate_dota_task1, read_dota_labels
 from .matching import (
     corner_error,
     correct_matching_ratio,
@@ -13,6 +13,7 @@ from .matching import (
 from .mean_ap import OrientedMeanAveragePrecision
 
 __all__ = (
+    'DotaObject',
     'DotaTask1Result',
     'OrientedMeanAveragePrecision',
     'average_precision',
@@ -23,5 +24,6 @@ __all__ = (
     'match_detections',
     'mean_matching_accuracy',
     'num_correct_matches',
+    'read_dota_labels',
     'registration_rmse',
 )
