@@ -1,0 +1,259 @@
+"""Match two images — tensors, arrays or georeferenced rasters — with a CSTF matcher."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from affine import Affine
+from rasterio.enums import Resampling
+from torch import Tensor
+
+from ..errors import InputError
+from ..io.coords import parse_crs, pixel_to_map, reproject_xy
+from ..io.radiometry import percentile_stretch
+from ..io.raster import open_raster
+from ..models.matcher import CSTFMatcher, Matches
+from ..models.registry import get_model
+from ..models.transform import Transform, TransformModel, estimate_transform
+
+ImageInput = str | os.PathLike[str] | np.ndarray[Any, Any] | Tensor
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An input image prepared for matching.
+
+    Attributes:
+        pixels: (C, h, w) float32 in [0, 1], possibly downsampled.
+        scale: original pixels per loaded pixel (1 when not downsampled).
+        crs: the raster's CRS (``None`` for arrays and tensors).
+        transform: the raster's affine transform (``None`` for arrays).
+        name: the path, or ``'array'``.
+    """
+
+    pixels: np.ndarray[Any, np.dtype[np.float32]]
+    scale: float
+    crs: Any
+    transform: Affine | None
+    name: str
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Matches between two images, a robust transform and tie points.
+
+    Attributes:
+        matches: correspondences in the inputs' full-resolution pixel coordinates.
+        transform: reference → query pixel transform (``None`` when no
+            consistent one was found).
+        tie_points: for georeferenced inputs, (N, 4) ``x_ref, y_ref, x_query,
+            y_query`` in the reference CRS: where each matched point lies in
+            the reference, and where the query's own georeference puts it.
+        crs: the reference CRS of the tie points, as ``AUTHORITY:CODE`` or WKT.
+    """
+
+    matches: Matches
+    transform: Transform | None
+    tie_points: np.ndarray[Any, np.dtype[np.float64]] | None
+    crs: str | None
+
+    @property
+    def inlier_matches(self) -> Matches:
+        """The matches consistent with :attr:`transform` (all when none)."""
+        if self.transform is None:
+            return self.matches
+        keep = torch.from_numpy(self.transform.inliers)
+        m = self.matches
+        return Matches(m.ref_xy[keep], m.query_xy[keep], m.confidence[keep])
+
+
+def load_image(image: ImageInput, max_size: int) -> LoadedImage:
+    """Read and normalise an input, downsampling so its long side ≤ ``max_size``.
+
+    Rasters are read decimated by GDAL (memory bounded by ``max_size``); arrays
+    and tensors (``(C, H, W)`` or ``(H, W)``) are used as they are. Values are
+    percentile-stretched per band (2–98 %) over valid pixels.
+
+    Args:
+        image: a raster path, a NumPy array or a tensor.
+        max_size: longest side after loading, in pixels.
+
+    Returns:
+        The loaded image.
+
+    Raises:
+        InputError: bad array shape, or a raster that cannot be read.
+    """
+    if isinstance(image, str | os.PathLike):
+        with open_raster(image, require_crs=False) as src:
+            scale = max(src.height, src.width) / max_size
+            scale = max(scale, 1.0)
+            shape = (
+                src.count,
+                max(round(src.height / scale), 1),
+                max(round(src.width / scale), 1),
+            )
+            data = src.read(out_shape=shape, resampling=Resampling.average)
+            mask = src.read_masks(1, out_shape=shape[1:]) > 0
+            return LoadedImage(
+                percentile_stretch(data, mask),
+                src.height / shape[1],
+                src.crs,
+                src.transform,
+                str(Path(image)),
+            )
+    array = (
+        image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    )
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or min(array.shape[1:]) < 32:
+        raise InputError(
+            'image', f'must be (C, H, W) or (H, W) with H, W >= 32, got {array.shape}'
+        )
+    if max(array.shape[1:]) > max_size:
+        raise InputError(
+            'image',
+            f'is {array.shape[1]}x{array.shape[2]}, larger than max_size={max_size}',
+        )
+    return LoadedImage(percentile_stretch(array), 1.0, None, None, 'array')
+
+
+def fit_bands(pixels: np.ndarray[Any, Any], channels: int) -> np.ndarray[Any, Any]:
+    """Adapt an image's band count to what a model expects.
+
+    One band wanted: the mean of all bands. More bands than wanted: the first
+    ones. Fewer: the last band repeated.
+
+    Args:
+        pixels: (C, H, W).
+        channels: wanted band count.
+
+    Returns:
+        (channels, H, W).
+    """
+    count = pixels.shape[0]
+    if count == channels:
+        return pixels
+    if channels == 1:
+        return pixels.mean(axis=0, keepdims=True)
+    if count > channels:
+        return pixels[:channels]
+    return np.concatenate([pixels, np.repeat(pixels[-1:], channels - count, axis=0)])
+
+
+def _tensor(
+    pixels: np.ndarray[Any, Any], multiple: int, device: torch.device
+) -> Tensor:
+    """(1, C, H', W') tensor padded at the right/bottom to a multiple of ``multiple``."""
+    c, h, w = pixels.shape
+    padded = np.zeros(
+        (c, -(-h // multiple) * multiple, -(-w // multiple) * multiple), np.float32
+    )
+    padded[:, :h, :w] = pixels
+    return torch.from_numpy(padded)[None].to(device)
+
+
+def resolve_matcher(model: CSTFMatcher | str | os.PathLike[str]) -> CSTFMatcher:
+    """A matcher from an instance, a registered name or a checkpoint path."""
+    if isinstance(model, CSTFMatcher):
+        return model
+    if isinstance(model, str) and not os.path.exists(model):
+        if '.' not in model:
+            warnings.warn(
+                f'{model}: no weights given, the matcher is randomly initialised',
+                stacklevel=3,
+            )
+            built = get_model(model)
+        else:
+            built = get_model('cstf_matcher_resnet18', weights=model)
+    else:
+        built = get_model('cstf_matcher_resnet18', weights=model)
+    if not isinstance(built, CSTFMatcher):
+        raise InputError('model', f'{model} is not a matcher')
+    return built
+
+
+def _inside(xy: Tensor, height: int, width: int) -> Tensor:
+    return (xy[:, 0] < width) & (xy[:, 1] < height) & (xy >= 0).all(dim=1)
+
+
+def match(
+    reference: ImageInput,
+    query: ImageInput,
+    model: CSTFMatcher | str | os.PathLike[str] = 'cstf_matcher_resnet18',
+    *,
+    transform_model: TransformModel = 'homography',
+    min_confidence: float = 0.2,
+    max_size: int = 1024,
+    device: str | torch.device = 'cpu',
+) -> MatchResult:
+    """Match a reference and a query image and fit a robust transform.
+
+    Args:
+        reference: raster path, array or tensor ((C, H, W), any dtype).
+        query: raster path, array or tensor.
+        model: a :class:`CSTFMatcher`, a weights name or checkpoint path for
+            ``cstf_matcher_resnet18``, or a model name (random weights: a
+            warning is raised).
+        transform_model: ``homography`` or ``affine``.
+        min_confidence: drop matches less probable than this.
+        max_size: images are downsampled so their long side is at most this.
+        device: where to run the matcher.
+
+    Returns:
+        The matches (full-resolution pixels), the transform and, when both
+        inputs are georeferenced rasters, tie points in the reference CRS.
+    """
+    matcher = resolve_matcher(model).to(device).eval()
+    ref = load_image(reference, max_size)
+    qry = load_image(query, max_size)
+    # the first convolution of each band adapter sees the image's bands
+    ref_bands = next(matcher.adapters['reference'].parameters()).shape[1]
+    qry_bands = next(matcher.adapters['query'].parameters()).shape[1]
+    multiple = 32
+    ref_t = _tensor(fit_bands(ref.pixels, ref_bands), multiple, torch.device(device))
+    qry_t = _tensor(fit_bands(qry.pixels, qry_bands), multiple, torch.device(device))
+    found = matcher.match(ref_t, qry_t, min_confidence)[0].cpu()
+    keep = _inside(found.ref_xy, *ref.pixels.shape[1:]) & _inside(
+        found.query_xy, *qry.pixels.shape[1:]
+    )
+    matches = Matches(
+        found.ref_xy[keep].double() * ref.scale,
+        found.query_xy[keep].double() * qry.scale,
+        found.confidence[keep],
+    )
+    fitted = estimate_transform(
+        matches, transform_model, threshold=3.0 * max(qry.scale, 1.0)
+    )
+    tie_points, crs = _tie_points(matches, ref, qry)
+    return MatchResult(matches, fitted, tie_points, crs)
+
+
+def _tie_points(
+    matches: Matches, ref: LoadedImage, qry: LoadedImage
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]] | None, str | None]:
+    if (
+        ref.crs is None
+        or qry.crs is None
+        or ref.transform is None
+        or qry.transform is None
+    ):
+        return None, None
+    ref_crs = parse_crs(ref.crs, subject=ref.name)
+    rx, ry = pixel_to_map(
+        ref.transform, matches.ref_xy[:, 0].numpy(), matches.ref_xy[:, 1].numpy()
+    )
+    qx, qy = pixel_to_map(
+        qry.transform, matches.query_xy[:, 0].numpy(), matches.query_xy[:, 1].numpy()
+    )
+    qx, qy = reproject_xy(qx, qy, qry.crs, ref_crs)
+    authority = ref_crs.to_authority()
+    name = ':'.join(authority) if authority else ref_crs.to_wkt()
+    return np.stack((rx, ry, qx, qy), axis=1), name
