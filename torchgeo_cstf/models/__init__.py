@@ -1,7 +1,8 @@
-"""CSTF models: the fusion block, the cross-modal matcher, robust transforms."""
+"""CSTF models: the fusion block, the cross-modal matcher, robust transforms, box losses."""
 
 from .cstf import FUSIONS, CSTFBlock
 from .keypoints import DoGKeypoints
+from .losses import kld_loss, probiou, probiou_loss
 from .matcher import CSTFMatcher, Matches
 from .registry import get_model, get_weight, list_models, register_weights
 from .transform import Transform, estimate_transform
@@ -17,8 +18,11 @@ __all__ = (
     'estimate_transform',
     'get_model',
     'get_weight',
+    'kld_loss',
     'list_models',
     'load_checkpoint',
     'load_weights',
+    'probiou',
+    'probiou_loss',
     'register_weights',
 )
