@@ -57,6 +57,39 @@ def test_targets_follow_the_warp() -> None:
             assert cls == 64
 
 
+def test_joint_encoding_matches_separate_passes_in_eval() -> None:
+    matcher = CSTFMatcher(num_keypoints=8).eval()
+    batch = _batch(2)
+    with torch.no_grad():
+        joint = matcher.encode_pair(batch['reference'], batch['query'])
+        separate = (
+            *matcher.encode(batch['reference'], 'reference'),
+            *matcher.encode(batch['query'], 'query'),
+        )
+    for a, b in zip(joint, separate, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_padding_keypoints_are_masked() -> None:
+    y, x = torch.meshgrid(
+        torch.arange(128) + 0.5, torch.arange(128) + 0.5, indexing='ij'
+    )
+    blob = torch.exp(-((x - 60.5) ** 2 + (y - 50.5) ** 2) / (2 * 4.0**2))
+    reference, query = blob.expand(1, 3, 128, 128), blob.expand(1, 1, 128, 128)
+    matcher = CSTFMatcher(num_keypoints=32).eval()
+    out = matcher(reference, query)
+    valid = out['ref_valid']
+    assert valid.any() and not valid.all()  # one blob cannot fill 32 keypoints
+    with torch.no_grad():
+        matcher.dustbin.fill_(-100.0)  # every keypoint then matches some cell
+    found = matcher.match(reference, query, min_confidence=0.0)
+    assert len(found[0]) == int(valid.sum())
+    losses = matcher.loss(
+        reference, query, torch.eye(3)[None], torch.ones(1, 128, 128, dtype=torch.bool)
+    )
+    assert torch.isfinite(losses['loss'])
+
+
 def test_loss_and_match_shapes() -> None:
     matcher = CSTFMatcher(num_keypoints=32, fusion='sum')
     batch = _batch(2)

@@ -5,8 +5,9 @@ For a reference image and a query image (any band counts):
 1. DoG keypoints are detected independently in both images
    (:class:`~torchgeo_cstf.models.keypoints.DoGKeypoints`);
 2. each image goes through its own *band adapter* (a small per-modality stem
-   mapping its bands to 3 channels) and a shared timm trunk, giving coarse
-   (stride 16) and fine (stride 4) features;
+   mapping its bands to 3 channels) and a shared timm trunk (both images in one
+   batch, so that its batch norms see the same mix in training and evaluation),
+   giving coarse (stride 16) and fine (stride 4) features;
 3. the coarse maps are fused both ways with one :class:`CSTFBlock`
    (reference ← query and query ← reference, shared weights);
 4. for every reference keypoint, its descriptor is compared with every query
@@ -180,6 +181,34 @@ class CSTFMatcher(nn.Module):
         fine, coarse = self.trunk(self.adapters[which](image))
         return self.coarse(coarse), self.fine(fine)
 
+    def encode_pair(
+        self, reference: Tensor, query: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Coarse and fine features of both images, from one trunk pass if possible.
+
+        The trunk's batch norms then see reference and query together, in training
+        as in evaluation: with separate passes they would normalise each modality
+        by its own batch statistics in training but by running statistics mixing
+        both modalities in evaluation, and the features would shift between the
+        two (measured: +0.3 to +0.7 nats of validation cross-entropy).
+
+        Args:
+            reference: (B, C_ref, H, W).
+            query: (B, C_query, H', W').
+
+        Returns:
+            Reference coarse and fine, query coarse and fine features.
+        """
+        if reference.shape[-2:] != query.shape[-2:]:
+            return (*self.encode(reference, 'reference'), *self.encode(query, 'query'))
+        stems = torch.cat(
+            (self.adapters['reference'](reference), self.adapters['query'](query))
+        )
+        fine, coarse = self.trunk(stems)
+        b = reference.shape[0]
+        coarse, fine = self.coarse(coarse), self.fine(fine)
+        return coarse[:b], fine[:b], coarse[b:], fine[b:]
+
     def _density(
         self, xy: Tensor, weight: Tensor, grid: tuple[int, int], size: tuple[int, int]
     ) -> Tensor:
@@ -208,16 +237,19 @@ class CSTFMatcher(nn.Module):
             query: (B, C_query, H', W') in [0, 1].
 
         Returns:
-            ``ref_xy`` (B, K, 2) keypoints, ``logits`` (B, K, h·w + 1) (last =
-            dustbin), ``centres`` (h·w, 2) query cell centres, and the fine maps
-            ``ref_fine``, ``query_fine``.
+            ``ref_xy`` (B, K, 2) keypoints, ``ref_valid`` (B, K) whether each
+            is a real detection (an image with fewer than K blobs pads with
+            zero-response ones, left out of the loss and of the matches),
+            ``logits`` (B, K, h·w + 1) (last = dustbin), ``centres`` (h·w, 2)
+            query cell centres, and the fine maps ``ref_fine``, ``query_fine``.
         """
         ref_size = (reference.shape[-2], reference.shape[-1])
         query_size = (query.shape[-2], query.shape[-1])
-        ref_xy, _ = self.keypoints(reference)
+        ref_xy, ref_response = self.keypoints(reference)
         query_xy, query_response = self.keypoints(query)
-        ref_coarse, ref_fine = self.encode(reference, 'reference')
-        query_coarse, query_fine = self.encode(query, 'query')
+        ref_coarse, ref_fine, query_coarse, query_fine = self.encode_pair(
+            reference, query
+        )
         ref_fused = self.fuse(ref_coarse, query_coarse)
         query_fused = self.fuse(query_coarse, ref_coarse)
         b, _, h, w = query_fused.shape
@@ -235,6 +267,7 @@ class CSTFMatcher(nn.Module):
         logits = torch.cat((cells, self.dustbin.expand(b, k, 1) * scale), dim=-1)
         return {
             'ref_xy': ref_xy,
+            'ref_valid': ref_response > 0,
             'logits': logits,
             'centres': self._cell_centres((h, w), query_size, logits),
             'ref_fine': ref_fine,
@@ -326,16 +359,20 @@ class CSTFMatcher(nn.Module):
 
         Returns:
             ``loss`` (total), ``classification``, ``refinement`` and
-            ``accuracy`` (share of keypoints whose argmax class is right).
+            ``accuracy`` (share of keypoints whose argmax class is right), all
+            over real detections only (``ref_valid``).
         """
         ref_size = (reference.shape[-2], reference.shape[-1])
         query_size = (query.shape[-2], query.shape[-1])
         out = self(reference, query)
         truth, classes = self.targets(out, warp, query_valid)
         logits = out['logits']
-        classification = F.cross_entropy(logits.flatten(0, 1), classes.flatten())
+        valid = out['ref_valid']
         dustbin = logits.shape[-1] - 1
-        matched = classes != dustbin
+        entropy = F.cross_entropy(logits.transpose(1, 2), classes, reduction='none')
+        weight = valid.to(entropy.dtype)
+        classification = (entropy * weight).sum() / weight.sum().clamp_min(1.0)
+        matched = (classes != dustbin) & valid
         if matched.any():
             centres = out['centres'][classes.clamp_max(dustbin - 1)]
             refined = self.refine(out, centres, ref_size, query_size)
@@ -344,7 +381,8 @@ class CSTFMatcher(nn.Module):
             )
         else:
             refinement = logits.sum() * 0.0
-        accuracy = (logits.argmax(-1) == classes).float().mean()
+        correct = (logits.argmax(-1) == classes).to(weight.dtype)
+        accuracy = (correct * weight).sum() / weight.sum().clamp_min(1.0)
         return {
             'loss': classification + refine_weight * refinement,
             'classification': classification,
@@ -375,19 +413,10 @@ class CSTFMatcher(nn.Module):
         refined = self.refine(
             out, out['centres'][cell.clamp_max(dustbin - 1)], ref_size, query_size
         )
-        keep = (cell != dustbin) & (confidence >= min_confidence)
+        keep = (cell != dustbin) & (confidence >= min_confidence) & out['ref_valid']
         return [
             Matches(
                 out['ref_xy'][i][keep[i]], refined[i][keep[i]], confidence[i][keep[i]]
             )
             for i in range(reference.shape[0])
         ]
-
-
-def describe(matcher: CSTFMatcher) -> dict[str, Any]:
-    """Parameter count and strides of a matcher (for logs and docs)."""
-    return {
-        'parameters': sum(p.numel() for p in matcher.parameters()),
-        'coarse_stride': matcher.coarse_stride,
-        'fine_stride': matcher.fine_stride,
-    }

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import cast
 
 import numpy as np
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import LambdaLR
 from torchgeo.tasks import BaseTask
 from torchmetrics import CatMetric, MeanMetric
 
+from ..errors import InputError
 from ..metrics import corner_error, homography_auc, mean_matching_accuracy
 from ..models.cstf import Fusion
 from ..models.matcher import CSTFMatcher, Matches
@@ -40,8 +45,12 @@ class CSTFMatching(BaseTask):
         num_keypoints: keypoints per image.
         refine_weight: weight of the refinement loss.
         min_confidence: confidence threshold of predicted matches.
-        lr: AdamW learning rate.
-        patience: ReduceLROnPlateau patience (epochs).
+        lr: peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        warmup: share of the training steps spent warming the learning rate up
+            linearly from 0; it then decays to 0 along a cosine. The schedule
+            spans the trainer's ``estimated_stepping_batches``, so bound training
+            by ``max_steps`` (``max_time`` only as a safety stop).
     """
 
     monitor = 'val_loss'
@@ -57,7 +66,8 @@ class CSTFMatching(BaseTask):
         refine_weight: float = 1.0,
         min_confidence: float = 0.2,
         lr: float = 1e-3,
-        patience: int = 5,
+        weight_decay: float = 1e-4,
+        warmup: float = 0.05,
     ) -> None:
         """Initialise the task; see the class docstring for arguments."""
         super().__init__()
@@ -71,6 +81,36 @@ class CSTFMatching(BaseTask):
             fusion=self.hparams['fusion'],
             num_keypoints=self.hparams['num_keypoints'],
         )
+
+    def configure_optimizers(self) -> OptimizerLRScheduler:
+        """AdamW with a per-step linear warm-up and cosine decay."""
+        optimizer = AdamW(
+            self.parameters(),
+            lr=self.hparams['lr'],
+            weight_decay=self.hparams['weight_decay'],
+        )
+        estimate = float(self.trainer.estimated_stepping_batches)
+        if not math.isfinite(estimate):
+            raise InputError(
+                'max_steps',
+                'the warm-up/cosine schedule needs a finite max_steps or max_epochs',
+            )
+        total = max(int(estimate), 1)
+        warm = max(int(self.hparams['warmup'] * total), 1)
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            progress = min((step - warm) / max(total - warm, 1), 1.0)
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+        return {
+            'optimizer': optimizer,
+            'lr_scheduler': {
+                'scheduler': LambdaLR(optimizer, factor),
+                'interval': 'step',
+            },
+        }
 
     def configure_metrics(self) -> None:
         """Running means of the matching accuracy and the corner errors."""
@@ -118,7 +158,7 @@ class CSTFMatching(BaseTask):
         matches = self.model.match(
             batch['reference'], batch['query'], self.hparams['min_confidence']
         )
-        height, width = batch['query'].shape[-2:]
+        height, width = batch['reference'].shape[-2:]  # corners of the reference
         for pair, warp in zip(matches, batch['warp'], strict=True):
             accuracy = mean_matching_accuracy(
                 pair.ref_xy, pair.query_xy, warp, thresholds=MMA_THRESHOLDS
