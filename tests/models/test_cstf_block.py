@@ -81,3 +81,34 @@ def test_bad_arguments() -> None:
         CSTFBlock(32, window=4)
     with pytest.raises(InputError, match='source'):
         CSTFBlock(32)(torch.randn(1, 32, 4, 4), torch.randn(1, 16, 4, 4))
+
+
+def test_sca_equals_a_naive_window_attention() -> None:
+    """SCA against a per-position loop over the window (masked at the borders)."""
+    from torchgeo_cstf.models.cstf import SpatialCrossAttention
+
+    torch.manual_seed(3)
+    heads, window, c, h, w = 2, 3, 8, 5, 6
+    sca = SpatialCrossAttention(c, heads, window)
+    torch.nn.init.normal_(sca.bias)
+    target, source = torch.randn(1, c, h, w), torch.randn(1, c, h, w)
+    fast = sca(target, source)
+    d, r = c // heads, window // 2
+    q = sca.query(target).reshape(heads, d, h, w)
+    k, v = sca.key_value(source).reshape(2, heads, d, h, w).unbind(0)
+    naive = torch.zeros(heads, d, h, w)
+    for y in range(h):
+        for x in range(w):
+            logits, values = [], []
+            for dy in range(-r, r + 1):
+                for dx in range(-r, r + 1):
+                    sy, sx = y + dy, x + dx
+                    if 0 <= sy < h and 0 <= sx < w:
+                        bias = sca.bias[:, (dy + r) * window + (dx + r)]
+                        logits.append(
+                            (q[:, :, y, x] * k[:, :, sy, sx]).sum(1) / d**0.5 + bias
+                        )
+                        values.append(v[:, :, sy, sx])
+            weights = torch.softmax(torch.stack(logits, 1), dim=1)  # (heads, n)
+            naive[:, :, y, x] = (weights[:, None] * torch.stack(values, 2)).sum(2)
+    torch.testing.assert_close(fast, naive.reshape(1, c, h, w), atol=1e-5, rtol=0)

@@ -143,27 +143,36 @@ class SpatialCrossAttention(nn.Module):
         self.bias = nn.Parameter(torch.zeros(heads, window * window))
 
     def forward(self, target: Tensor, source: Tensor) -> Tensor:
-        """Attend; returns (B, C, H, W)."""
+        """Attend; returns (B, C, H, W).
+
+        The window is visited offset by offset on views of the zero-padded
+        keys and values (no ``unfold`` copy of window × window maps), so memory
+        stays a few maps per offset; neighbours outside the map are masked out.
+        """
         b, c, h, w = target.shape
         if source.shape[-2:] != (h, w):
             source = F.interpolate(
                 source, size=(h, w), mode='bilinear', align_corners=False
             )
         d = c // self.heads
-        k2 = self.window * self.window
-        q = self.query(target).reshape(b, self.heads, d, 1, h * w)
-        kv = F.unfold(self.key_value(source), self.window, padding=self.window // 2)
-        k, v = kv.reshape(b, 2, self.heads, d, k2, h * w).unbind(1)
-        logits = (q * k).sum(dim=2) / math.sqrt(d) + self.bias[None, :, :, None]
-        # zero padding outside the map: those neighbours are masked out
-        inside = F.unfold(
-            torch.ones(1, 1, h, w, device=target.device, dtype=target.dtype),
-            self.window,
-            padding=self.window // 2,
-        ).reshape(1, 1, k2, h * w)
-        logits = logits.masked_fill(inside == 0, float('-inf'))
+        r = self.window // 2
+        q = self.query(target).reshape(b, self.heads, d, h, w) / math.sqrt(d)
+        k, v = self.key_value(source).reshape(b, 2, self.heads, d, h, w).unbind(1)
+        k, v = F.pad(k, (r, r, r, r)), F.pad(v, (r, r, r, r))
+        offsets = [(dy, dx) for dy in range(self.window) for dx in range(self.window)]
+        logits = torch.stack(
+            [(q * k[..., dy : dy + h, dx : dx + w]).sum(2) for dy, dx in offsets], 2
+        )
+        ones = torch.ones(h, w, device=target.device, dtype=torch.bool)
+        padded = F.pad(ones, (r, r, r, r))
+        inside = torch.stack([padded[dy : dy + h, dx : dx + w] for dy, dx in offsets])
+        logits = (logits + self.bias[None, :, :, None, None]).masked_fill(
+            ~inside, float('-inf')
+        )
         weights = torch.softmax(logits.float(), dim=2).to(v.dtype)
-        out = (weights[:, :, None] * v).sum(dim=3)
+        out = weights[:, :, 0, None] * v[..., :h, :w]
+        for index, (dy, dx) in enumerate(offsets[1:], start=1):
+            out = out + weights[:, :, index, None] * v[..., dy : dy + h, dx : dx + w]
         return out.reshape(b, c, h, w)
 
 
