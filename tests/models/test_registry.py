@@ -6,6 +6,7 @@ from torchvision.models._api import Weights, WeightsEnum
 
 from torchgeo_cstf.errors import InputError, InputNotFoundError
 from torchgeo_cstf.models import (
+    CSTFDetector,
     CSTFMatcher,
     get_model,
     get_weight,
@@ -29,9 +30,18 @@ def _weights_enum(path: Path, digest: str) -> type[WeightsEnum]:
 
 
 def test_list_and_build() -> None:
-    assert list_models() == ['cstf_matcher_resnet18', 'cstf_matcher_resnet50']
+    assert list_models() == [
+        'cstf_detector_regnetx_002',
+        'cstf_detector_resnet18',
+        'cstf_detector_resnet50',
+        'cstf_matcher_resnet18',
+        'cstf_matcher_resnet50',
+    ]
     model = get_model('cstf_matcher_resnet18', num_keypoints=16)
     assert isinstance(model, CSTFMatcher) and model.keypoints.num_keypoints == 16
+    detector = get_model('cstf_detector_resnet50', num_classes=15, channels=64)
+    assert isinstance(detector, CSTFDetector) and detector.num_classes == 15
+    assert detector.trunk.feature_info.channels() == [512, 1024, 2048]
     with pytest.raises(InputError, match='unknown model'):
         get_model('yolo')
 

@@ -47,6 +47,9 @@ class SyntheticScenes(DetectionPlotMixin, NonGeoDataset):
         bands: band count (default 3 optical, 2 SAR, 1 thermal).
         temporal: add a co-registered earlier acquisition as ``reference``.
         time_change: share of objects that change between the two times.
+        objects_per_megapixel: target density of objects (default the
+            generator's, 48 per 1024² pixels); denser scenes give a detector
+            more objects per training step.
         transforms: a callable applied to each sample.
     """
 
@@ -62,6 +65,7 @@ class SyntheticScenes(DetectionPlotMixin, NonGeoDataset):
         bands: int | None = None,
         temporal: bool = False,
         time_change: float = 0.3,
+        objects_per_megapixel: float | None = None,
         transforms: Callable[[Sample], Sample] | None = None,
     ) -> None:
         """Initialise the dataset; see the class docstring for arguments."""
@@ -79,6 +83,15 @@ class SyntheticScenes(DetectionPlotMixin, NonGeoDataset):
         self.bands = bands
         self.temporal = temporal
         self.time_change = time_change
+        if objects_per_megapixel is not None and objects_per_megapixel < 0:
+            raise InputError(
+                'objects_per_megapixel', f'must be >= 0, got {objects_per_megapixel}'
+            )
+        self.num_objects = (
+            None
+            if objects_per_megapixel is None
+            else round(objects_per_megapixel * self.size[0] * self.size[1] / 1024**2)
+        )
         self.transforms = transforms
 
     def __len__(self) -> int:
@@ -114,6 +127,7 @@ class SyntheticScenes(DetectionPlotMixin, NonGeoDataset):
                 warp='identity',
                 time_change=self.time_change,
                 georef_error=0.0,
+                num_objects=self.num_objects,
             )
             image, truth, reference = pair.query, pair.truth.query, pair.reference
         else:
@@ -122,6 +136,7 @@ class SyntheticScenes(DetectionPlotMixin, NonGeoDataset):
                 seed,
                 modality=self.modality,
                 bands=self.bands,
+                num_objects=self.num_objects,
             )
             image, truth = scene.image, scene.truth
         sample = _sample(image, truth)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import OutputError
 
@@ -73,3 +75,14 @@ def _side_files(path: Path) -> list[Path]:
         path.with_name(path.name + extra)
         for extra in ('.aux.xml', '-journal', '-wal', '-shm', '.ovr')
     ]
+
+
+def write_json(path: str | os.PathLike[str], value: Any) -> None:
+    """Write a JSON document atomically (indented, trailing newline).
+
+    Args:
+        path: the output file.
+        value: anything :func:`json.dumps` accepts (NaN is written as ``NaN``).
+    """
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(value, indent=2) + '\n')

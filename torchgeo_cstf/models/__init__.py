@@ -1,21 +1,24 @@
-"""CSTF models: the fusion block, the cross-modal matcher, robust transforms, box losses."""
+"""CSTF models: the fusion block, the matcher, the detector, transforms, losses, weights."""
 
 from .cstf import FUSIONS, CSTFBlock
+from .detector import CSTFDetector
 from .keypoints import DoGKeypoints
 from .losses import kld_loss, probiou, probiou_loss
 from .matcher import CSTFMatcher, Matches
 from .registry import get_model, get_weight, list_models, register_weights
 from .transform import Transform, estimate_transform
-from .weights import load_checkpoint, load_weights
+from .weights import export_weights, load_checkpoint, load_weights
 
 __all__ = (
     'FUSIONS',
     'CSTFBlock',
+    'CSTFDetector',
     'CSTFMatcher',
     'DoGKeypoints',
     'Matches',
     'Transform',
     'estimate_transform',
+    'export_weights',
     'get_model',
     'get_weight',
     'kld_loss',

@@ -110,6 +110,9 @@ class CSTFDetector(nn.Module):
         nms_threshold: IoU above which a lower-scoring box of the same class is
             suppressed.
         max_detections: detections kept per image.
+        pretrained: start the trunk from timm's ImageNet weights (downloaded
+            once into the hub cache; with ``in_channels`` other than 3 timm
+            adapts the first convolution).
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class CSTFDetector(nn.Module):
         score_threshold: float = 0.05,
         nms_threshold: float = 0.1,
         max_detections: int = 300,
+        pretrained: bool = False,
     ) -> None:
         """Initialise the detector; see the class docstring for arguments."""
         super().__init__()
@@ -132,7 +136,7 @@ class CSTFDetector(nn.Module):
             features_only=True,
             out_indices=(2, 3, 4),
             in_chans=in_channels,
-            pretrained=False,
+            pretrained=pretrained,
         )
         info: Any = self.trunk.feature_info
         self.strides: tuple[int, ...] = tuple(info.reduction())
@@ -146,6 +150,7 @@ class CSTFDetector(nn.Module):
         self.temporal = nn.ModuleList(CSTFBlock(channels, fusion) for _ in self.strides)
         self.head = Head(channels, num_classes)
         self.num_classes = num_classes
+        self.in_channels = in_channels
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.max_detections = max_detections
@@ -320,7 +325,20 @@ class CSTFDetector(nn.Module):
         Returns:
             ``loss`` and its parts ``classification``, ``box``, ``centerness``.
         """
-        outputs = self(image, reference)
+        return self.loss_from_outputs(self(image, reference), targets)
+
+    def loss_from_outputs(
+        self, outputs: list[dict[str, Tensor]], targets: Targets
+    ) -> dict[str, Tensor]:
+        """Training losses of raw head outputs (see :meth:`loss`).
+
+        Args:
+            outputs: the result of :meth:`forward`.
+            targets: per image ``boxes`` (N, 5) CXCYWHR and ``labels`` (N,).
+
+        Returns:
+            ``loss`` and its parts ``classification``, ``box``, ``centerness``.
+        """
         points, level_ids = self._locations(outputs)
         assigned, _, centres = self.assign(points, level_ids, targets)
         logits = self._flatten(outputs, 'logits')
@@ -381,7 +399,18 @@ class CSTFDetector(nn.Module):
         Returns:
             One dict per image, by decreasing score.
         """
-        outputs = self(image, reference)
+        return self.detections_from_outputs(self(image, reference))
+
+    @torch.no_grad()
+    def detections_from_outputs(self, outputs: list[dict[str, Tensor]]) -> Detections:
+        """Detections of raw head outputs (see :meth:`predict`).
+
+        Args:
+            outputs: the result of :meth:`forward`.
+
+        Returns:
+            One dict per image, by decreasing score.
+        """
         points, level_ids = self._locations(outputs)
         probabilities = torch.sigmoid(self._flatten(outputs, 'logits'))
         centerness = torch.sigmoid(self._flatten(outputs, 'centerness'))
@@ -390,7 +419,7 @@ class CSTFDetector(nn.Module):
         stride = self._strides(level_ids, points)
         angles = self._flatten(outputs, 'angle')[..., 0]
         results = []
-        for b in range(image.shape[0]):
+        for b in range(scores_all.shape[0]):
             flat = scores_all[b].flatten()
             keep = flat > self.score_threshold
             candidates = keep.nonzero()[:, 0]

@@ -11,6 +11,7 @@ from torch import nn
 from torchvision.models._api import WeightsEnum
 
 from ..errors import InputError
+from .detector import CSTFDetector
 from .matcher import CSTFMatcher
 from .weights import load_checkpoint, load_weights
 
@@ -25,8 +26,29 @@ def cstf_matcher_resnet50(**kwargs: Any) -> CSTFMatcher:
     return CSTFMatcher(backbone='resnet50', **kwargs)
 
 
+def cstf_detector_resnet18(**kwargs: Any) -> CSTFDetector:
+    """CSTF oriented detector on a ResNet-18 trunk (pyramid strides 8, 16, 32)."""
+    return CSTFDetector(backbone='resnet18', **kwargs)
+
+
+def cstf_detector_resnet50(**kwargs: Any) -> CSTFDetector:
+    """CSTF oriented detector on a ResNet-50 trunk (pyramid strides 8, 16, 32)."""
+    return CSTFDetector(backbone='resnet50', **kwargs)
+
+
+def cstf_detector_regnetx_002(**kwargs: Any) -> CSTFDetector:
+    """Small CSTF oriented detector on a RegNetX-200MF trunk (the demo's model).
+
+    2.3 M trunk parameters, about 4× faster than ResNet-18 on a CPU.
+    """
+    return CSTFDetector(backbone='regnetx_002', **kwargs)
+
+
 #: model name → builder
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    'cstf_detector_resnet18': cstf_detector_resnet18,
+    'cstf_detector_resnet50': cstf_detector_resnet50,
+    'cstf_detector_regnetx_002': cstf_detector_regnetx_002,
     'cstf_matcher_resnet18': cstf_matcher_resnet18,
     'cstf_matcher_resnet50': cstf_matcher_resnet50,
 }

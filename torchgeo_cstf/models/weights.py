@@ -20,6 +20,7 @@ import torch
 from torchvision.models._api import Weights, WeightsEnum
 
 from ..errors import InputError, InputNotFoundError
+from ..io.atomic import atomic_output
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,3 +117,33 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             if key.startswith('model.')
         }
     return state
+
+
+def export_weights(
+    checkpoint: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    half: bool = True,
+) -> str:
+    """Write a checkpoint's model state dict as a weights file for release.
+
+    Floating-point tensors are stored in fp16 when ``half`` (they are cast back
+    to the model's dtype when loaded); integer buffers are kept.
+
+    Args:
+        checkpoint: a Lightning checkpoint or a state dict.
+        output: the weights file to write (atomically).
+        half: store floating-point tensors in fp16.
+
+    Returns:
+        The SHA-256 of the written file (for the weights' ``meta['sha256']``).
+    """
+    state = load_checkpoint(checkpoint)
+    if half:
+        state = {
+            key: value.half() if value.is_floating_point() else value
+            for key, value in state.items()
+        }
+    with atomic_output(output) as temporary:
+        torch.save(state, temporary)
+    return sha256_of(output)

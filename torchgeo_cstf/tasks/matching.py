@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from typing import cast
 
 import numpy as np
 import torch
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor
-from torch.optim import AdamW
-from torch.optim.lr_scheduler import LambdaLR
 from torchgeo.tasks import BaseTask
 from torchmetrics import CatMetric, MeanMetric
 
-from ..errors import InputError
 from ..metrics import corner_error, homography_auc, mean_matching_accuracy
 from ..models.cstf import Fusion
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.transform import estimate_transform
+from .schedule import warmup_cosine_adamw
 
 #: pixel thresholds of the logged mean matching accuracy
 MMA_THRESHOLDS: tuple[int, ...] = (1, 3, 5)
@@ -84,33 +81,13 @@ class CSTFMatching(BaseTask):
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """AdamW with a per-step linear warm-up and cosine decay."""
-        optimizer = AdamW(
+        return warmup_cosine_adamw(
             self.parameters(),
-            lr=self.hparams['lr'],
-            weight_decay=self.hparams['weight_decay'],
+            self.trainer,
+            self.hparams['lr'],
+            self.hparams['weight_decay'],
+            self.hparams['warmup'],
         )
-        estimate = float(self.trainer.estimated_stepping_batches)
-        if not math.isfinite(estimate):
-            raise InputError(
-                'max_steps',
-                'the warm-up/cosine schedule needs a finite max_steps or max_epochs',
-            )
-        total = max(int(estimate), 1)
-        warm = max(int(self.hparams['warmup'] * total), 1)
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            progress = min((step - warm) / max(total - warm, 1), 1.0)
-            return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-        return {
-            'optimizer': optimizer,
-            'lr_scheduler': {
-                'scheduler': LambdaLR(optimizer, factor),
-                'interval': 'step',
-            },
-        }
 
     def configure_metrics(self) -> None:
         """Running means of the matching accuracy and the corner errors."""

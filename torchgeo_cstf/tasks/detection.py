@@ -1,0 +1,270 @@
+"""CSTFDetection: train and evaluate the oriented detector with TorchGeo."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
+from torch import Tensor
+from torchgeo.tasks import BaseTask
+
+from ..metrics import OrientedMeanAveragePrecision
+from ..models.cstf import Fusion
+from ..models.detector import CSTFDetector, Detections
+from .schedule import warmup_cosine_adamw
+
+#: validation batches whose first sample is plotted (when the logger can show figures)
+PLOTTED_BATCHES = 4
+#: the detector's coarsest stride: images are padded to a multiple of it
+STRIDE_MULTIPLE = 32
+
+
+def pad_to_stride(image: Tensor, multiple: int = STRIDE_MULTIPLE) -> Tensor:
+    """Zero-pad an image batch on the right and bottom to a multiple of ``multiple``.
+
+    Boxes need no change: the origin stays at the top-left corner.
+
+    Args:
+        image: (B, C, H, W) images.
+        multiple: the size multiple.
+
+    Returns:
+        The padded batch (the input itself when already aligned).
+    """
+    height, width = image.shape[-2:]
+    bottom, right = -height % multiple, -width % multiple
+    if bottom == 0 and right == 0:
+        return image
+    return F.pad(image, (0, right, 0, bottom))
+
+
+def targets_of(batch: dict[str, Any]) -> list[dict[str, Tensor]]:
+    """Per-image targets (``boxes``, ``labels``, ``difficult``) of a batch."""
+    difficult = batch.get('difficult') or [
+        torch.zeros(len(labels), dtype=torch.bool, device=labels.device)
+        for labels in batch['label']
+    ]
+    return [
+        {'boxes': boxes, 'labels': labels, 'difficult': hard}
+        for boxes, labels, hard in zip(
+            batch['bbox'], batch['label'], difficult, strict=True
+        )
+    ]
+
+
+class CSTFDetection(BaseTask):
+    """Oriented object detection with :class:`~torchgeo_cstf.models.CSTFDetector`.
+
+    Batches are those of the oriented-detection datamodules
+    (:class:`~torchgeo_cstf.datamodules.SyntheticScenesDataModule`,
+    :class:`~torchgeo_cstf.datamodules.HRSC2016DataModule`,
+    :class:`~torchgeo_cstf.datamodules.DOTADataModule`): ``image`` (B, C, H, W),
+    per-image lists ``bbox`` (N, 5) CXCYWHR and ``label`` (N,), optionally
+    ``difficult`` and ``reference`` (a co-registered earlier acquisition, used
+    for temporal fusion when ``temporal`` is set). Images are zero-padded on the
+    right and bottom to a multiple of 32.
+
+    Training logs ``train_loss`` and its parts. Validation and test log
+    ``*_loss``, ``*_map`` (VOC07 11-point mAP at IoU 0.5, the HRSC2016 "mAP07"
+    and DOTA convention; monitored), ``*_map_area`` (area under the
+    precision/recall curve, "mAP12") and, with ``class_names``, the AP of each
+    class. The first sample of the first validation batches is plotted beside
+    its predictions when the logger can show figures (TensorBoard).
+    ``predict_step`` returns one dict per image: ``boxes`` (N, 5) CXCYWHR in
+    pixels of the (padded) input, ``scores``, ``labels`` (0-based).
+
+    Args:
+        backbone: timm backbone (``resnet18``, ``resnet50``, ...).
+        in_channels: image bands.
+        num_classes: object classes (without background).
+        fusion: CSTF fusion mode (``concat``, ``sum``, ``ca``, ``sca``, ``none``).
+        channels: pyramid channels.
+        pretrained: start the trunk from timm's ImageNet weights (downloaded
+            once; only when asked for).
+        temporal: fuse the batch's ``reference`` images (temporal fusion).
+        class_names: class names, for per-class AP logging.
+        score_threshold: minimum score of a detection.
+        nms_threshold: rotated-IoU threshold of the class-wise NMS.
+        max_detections: detections kept per image.
+        lr: peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        warmup: share of the steps spent warming the learning rate up linearly
+            from 0 before the cosine decay (bound training by ``max_steps`` or
+            ``max_epochs``).
+    """
+
+    monitor = 'val_map'
+    mode = 'max'
+    model: CSTFDetector
+
+    def __init__(
+        self,
+        backbone: str = 'resnet18',
+        in_channels: int = 3,
+        num_classes: int = 3,
+        fusion: Fusion = 'concat',
+        channels: int = 128,
+        pretrained: bool = False,
+        temporal: bool = False,
+        class_names: Sequence[str] | None = None,
+        score_threshold: float = 0.05,
+        nms_threshold: float = 0.1,
+        max_detections: int = 300,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup: float = 0.05,
+    ) -> None:
+        """Initialise the task; see the class docstring for arguments."""
+        super().__init__()
+
+    def configure_models(self) -> None:
+        """Build the detector from the hyperparameters."""
+        self.model = CSTFDetector(
+            backbone=self.hparams['backbone'],
+            in_channels=self.hparams['in_channels'],
+            num_classes=self.hparams['num_classes'],
+            fusion=self.hparams['fusion'],
+            channels=self.hparams['channels'],
+            score_threshold=self.hparams['score_threshold'],
+            nms_threshold=self.hparams['nms_threshold'],
+            max_detections=self.hparams['max_detections'],
+            pretrained=self.hparams['pretrained'],
+        )
+
+    def configure_metrics(self) -> None:
+        """VOC07 and area mAP for validation and test."""
+        names = self.hparams['class_names']
+        kwargs: dict[str, Any] = (
+            {'class_names': list(names)}
+            if names
+            else {'num_classes': self.hparams['num_classes']}
+        )
+        self.metrics = torch.nn.ModuleDict(
+            {
+                f'{stage}_{method}': OrientedMeanAveragePrecision(
+                    ap_method=method, **kwargs
+                )
+                for stage in ('val', 'test')
+                for method in ('voc07', 'area')
+            }
+        )
+
+    def _metric(self, name: str) -> OrientedMeanAveragePrecision:
+        return cast(OrientedMeanAveragePrecision, self.metrics[name])
+
+    def configure_optimizers(self) -> OptimizerLRScheduler:
+        """AdamW with a per-step linear warm-up and cosine decay."""
+        return warmup_cosine_adamw(
+            self.parameters(),
+            self.trainer,
+            self.hparams['lr'],
+            self.hparams['weight_decay'],
+            self.hparams['warmup'],
+        )
+
+    def _inputs(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
+        image = pad_to_stride(batch['image'])
+        reference = batch.get('reference') if self.hparams['temporal'] else None
+        return image, None if reference is None else pad_to_stride(reference)
+
+    def forward(self, image: Tensor, reference: Tensor | None = None) -> Detections:
+        """Detections of a batch of normalised images (see :meth:`predict_step`)."""
+        return self.model.predict(
+            pad_to_stride(image),
+            None if reference is None else pad_to_stride(reference),
+        )
+
+    def training_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """One optimisation step's loss."""
+        image, reference = self._inputs(batch)
+        losses = self.model.loss(image, targets_of(batch), reference)
+        self.log_dict(
+            {f'train_{k}': v for k, v in losses.items()}, batch_size=image.shape[0]
+        )
+        return losses['loss']
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> Detections:
+        image, reference = self._inputs(batch)
+        targets = targets_of(batch)
+        outputs = self.model(image, reference)
+        losses = self.model.loss_from_outputs(outputs, targets)
+        self.log(f'{stage}_loss', losses['loss'], batch_size=image.shape[0])
+        detections = self.model.detections_from_outputs(outputs)
+        for method in ('voc07', 'area'):
+            self._metric(f'{stage}_{method}').update(detections, targets)
+        return detections
+
+    def _log_epoch(self, stage: str) -> None:
+        for method, key in (('voc07', f'{stage}_map'), ('area', f'{stage}_map_area')):
+            metric = self._metric(f'{stage}_{method}')
+            result = metric.compute()
+            self.log(key, result['map'])
+            if method == 'voc07':
+                names = self.hparams['class_names'] or []
+                for name in names:
+                    self.log(f'{stage}_map_{name}', result[f'map_{name}'])
+            metric.reset()
+
+    def validation_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Loss, mAP update and (first batches) a plot of a validation batch."""
+        detections = self._evaluate(batch, 'val')
+        if batch_idx < PLOTTED_BATCHES:
+            self._plot(batch, detections[0], batch_idx)
+
+    def _plot(
+        self, batch: dict[str, Any], found: dict[str, Tensor], index: int
+    ) -> None:
+        """Log the first sample of a batch beside its predictions."""
+        experiment: Any = getattr(self.logger, 'experiment', None)
+        datamodule: Any = getattr(self.trainer, 'datamodule', None)
+        if not hasattr(experiment, 'add_figure') or not hasattr(datamodule, 'plot'):
+            return
+        image = batch['image'][0]
+        if hasattr(datamodule, 'std'):  # back to digital numbers for display
+            image = image * datamodule.std.to(image) + datamodule.mean.to(image)
+        sample = {
+            'image': image.cpu(),
+            'bbox': batch['bbox'][0].cpu(),
+            'label': batch['label'][0].cpu(),
+            'prediction_bbox': found['boxes'].cpu(),
+            'prediction_label': found['labels'].cpu(),
+            'prediction_score': found['scores'].cpu(),
+        }
+        figure = datamodule.plot(sample)
+        if figure is not None:
+            experiment.add_figure(
+                f'image/{index}', figure, global_step=self.global_step
+            )
+            plt.close(figure)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the epoch's mAP."""
+        self._log_epoch('val')
+
+    def test_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Loss and mAP update of a test batch."""
+        self._evaluate(batch, 'test')
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test set's mAP."""
+        self._log_epoch('test')
+
+    def predict_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> Detections:
+        """Detections of each image of the batch, on the CPU."""
+        image, reference = self._inputs(batch)
+        return [
+            {key: value.cpu() for key, value in found.items()}
+            for found in self.model.predict(image, reference)
+        ]
