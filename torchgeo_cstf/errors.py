@@ -75,6 +75,12 @@ class BandCountError(InputError):
     code = 'BAD_BANDS'
 
 
+class NoOverlapError(InputError):
+    """Two rasters that must overlap (co-registration) do not."""
+
+    code = 'NO_OVERLAP'
+
+
 class OutputError(CSTFError, OSError):
     """An output could not be written (permissions, full disk, bad format)."""
 

@@ -50,7 +50,9 @@ def test_validation_scores_perfect_predictions(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(task.model, 'detections_from_outputs', oracle)
     logged: dict[str, float] = {}
     monkeypatch.setattr(
-        task, 'log', lambda name, value, **kw: logged.__setitem__(name, float(value.detach()))
+        task,
+        'log',
+        lambda name, value, **kw: logged.__setitem__(name, float(value.detach())),
     )
     task._evaluate(batch, 'val')
     task._log_epoch('val')

@@ -1,6 +1,22 @@
-"""Inference on images and rasters: matching (scene detection follows)."""
+"""Inference on images and scenes: matching, co-registration, tiled detection."""
 
+from .detectors import LoadedDetector, resolve_detector
 from .matching import MatchResult, fit_bands, load_image, match
+from .outputs import detection_features, write_detections, write_quicklook
 from .plot import plot_matches
+from .scene import SceneDetections, detect_scene
 
-__all__ = ('MatchResult', 'fit_bands', 'load_image', 'match', 'plot_matches')
+__all__ = (
+    'LoadedDetector',
+    'MatchResult',
+    'SceneDetections',
+    'detect_scene',
+    'detection_features',
+    'fit_bands',
+    'load_image',
+    'match',
+    'plot_matches',
+    'resolve_detector',
+    'write_detections',
+    'write_quicklook',
+)

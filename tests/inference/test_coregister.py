@@ -1,0 +1,151 @@
+from pathlib import Path
+
+import fiona
+import numpy as np
+import pytest
+import rasterio
+import torch
+from affine import Affine
+from rasterio.windows import Window
+
+from torchgeo_cstf.errors import InputError, NoOverlapError
+from torchgeo_cstf.inference.coregister import (
+    Coregistration,
+    overlap_in_reference,
+    plan_windows,
+    warp_to_reference,
+    write_tie_points,
+)
+from torchgeo_cstf.io import read_raster_info, write_geotiff
+from torchgeo_cstf.models import Matches, Transform
+
+REF_TRANSFORM = Affine(1.0, 0.0, 400000.0, 0.0, -1.0, 5200000.0)
+
+
+def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 255, (height // 8 + 2, width // 8 + 2)).astype(np.uint8)
+    return np.kron(coarse, np.ones((8, 8), np.uint8))[:height, :width]
+
+
+def test_overlap_and_window_plan(tmp_path: Path) -> None:
+    write_geotiff(
+        tmp_path / 'ref.tif',
+        _texture(300, 400)[None],
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM,
+    )
+    # the query covers the reference's right half (in another CRS)
+    write_geotiff(
+        tmp_path / 'right.tif',
+        _texture(300, 200)[None],
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM * Affine.translation(200, 0),
+    )
+    ref = read_raster_info(tmp_path / 'ref.tif')
+    area = overlap_in_reference(ref, read_raster_info(tmp_path / 'right.tif'))
+    assert (area.col_off, area.row_off, area.width, area.height) == pytest.approx(
+        (200, 0, 200, 300)
+    )
+    windows = plan_windows(area, 128, 4)
+    assert len(windows) == 4
+    for window in windows:
+        assert window.width == window.height == 128
+        assert window.col_off >= 200 and window.col_off + 128 <= 400
+    assert plan_windows(area, 512, 9) == [Window(200, 0, 200, 300)]
+    write_geotiff(
+        tmp_path / 'far.tif',
+        _texture(100, 100)[None],
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM * Affine.translation(5000, 0),
+    )
+    with pytest.raises(NoOverlapError, match='does not overlap'):
+        overlap_in_reference(ref, read_raster_info(tmp_path / 'far.tif'))
+
+
+def _result(tmp_path: Path, matrix: np.ndarray) -> Coregistration:
+    ref_xy = torch.tensor(
+        [[10.0, 10.0], [50.0, 80.0], [120.0, 30.0]], dtype=torch.float64
+    )
+    homogeneous = np.concatenate([ref_xy.numpy(), np.ones((3, 1))], 1) @ matrix.T
+    query_xy = torch.from_numpy(homogeneous[:, :2] / homogeneous[:, 2:])
+    query_xy[2] += 10.0  # an outlier
+    matches = Matches(ref_xy, query_xy, torch.tensor([0.9, 0.8, 0.7]))
+    inliers = np.array([True, True, False])
+    residuals = np.array([0.0, 0.0, 10.0])
+    return Coregistration(
+        read_raster_info(tmp_path / 'ref.tif'),
+        read_raster_info(tmp_path / 'query.tif'),
+        matches,
+        Transform(matrix, inliers, 'homography'),
+        [Window(0, 0, 160, 120)],
+        residuals,
+    )
+
+
+def test_warp_puts_the_query_on_the_reference_grid(tmp_path: Path) -> None:
+    ref = _texture(120, 160, seed=1)
+    write_geotiff(
+        tmp_path / 'ref.tif', ref[None], crs='EPSG:32633', transform=REF_TRANSFORM
+    )
+    # the query is the reference shifted by (+7, -5) pixels: query = ref(x - 7, y + 5)
+    query = np.zeros((2, 120, 160), np.uint16)
+    query[:, 5:, :] = 0
+    query[0, :115, 7:] = ref[5:, :153].astype(np.uint16) * 10 + 1
+    query[1] = query[0] * 2
+    write_geotiff(
+        tmp_path / 'query.tif',
+        query,
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM * Affine.translation(3, 3),  # georeference off
+        nodata=0,
+    )
+    matrix = np.array([[1.0, 0.0, 7.0], [0.0, 1.0, -5.0], [0.0, 0.0, 1.0]])
+    result = _result(tmp_path, matrix)
+    assert result.inliers == 2 and result.rmse_px == 0.0
+    warp_to_reference(result, tmp_path / 'warped.tif', block=50)
+    with rasterio.open(tmp_path / 'warped.tif') as src:
+        assert src.crs.to_epsg() == 32633 and src.transform == REF_TRANSFORM
+        assert (src.count, src.height, src.width) == (2, 120, 160)
+        assert src.dtypes[0] == 'uint16' and src.nodata == 0
+        assert src.profile['tiled'] and src.profile['compress'] == 'deflate'
+        warped = src.read()
+    inside = warped[0] > 0
+    assert inside[10:110, 10:140].all()  # covered by the query
+    np.testing.assert_array_equal(
+        warped[0][inside], ref[inside].astype(np.uint16) * 10 + 1
+    )
+    np.testing.assert_array_equal(warped[1][inside], warped[0][inside] * 2)
+    assert not inside[:, 153:].any()  # beyond the query's data: nodata
+
+
+def test_tie_points_and_errors(tmp_path: Path) -> None:
+    ref = _texture(120, 160)
+    write_geotiff(
+        tmp_path / 'ref.tif', ref[None], crs='EPSG:32633', transform=REF_TRANSFORM
+    )
+    write_geotiff(
+        tmp_path / 'query.tif',
+        ref[None],
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM * Affine.translation(2, 0),
+    )
+    result = _result(tmp_path, np.eye(3))
+    write_tie_points(result, tmp_path / 'ties.gpkg')
+    with fiona.open(tmp_path / 'ties.gpkg') as layer:
+        assert layer.crs.to_epsg() == 32633 and len(layer) == 3
+        points = list(layer)
+    first = points[0]
+    assert first['geometry']['coordinates'] == pytest.approx((400010.0, 5199990.0))
+    # where the query's (2 px off) georeference puts the same feature
+    assert first['properties']['query_x'] == pytest.approx(400012.0)
+    assert [p['properties']['inlier'] for p in points] == [True, True, False]
+    report = result.report()
+    assert report['inliers'] == 2 and report['matches'] == 3
+    failed = Coregistration(
+        result.reference, result.query, result.matches, None, [], np.full(3, np.nan)
+    )
+    assert np.isnan(failed.rmse_px)
+    with pytest.raises(InputError, match='no transform'):
+        warp_to_reference(failed, tmp_path / 'never.tif')
+    assert not (tmp_path / 'never.tif').exists()

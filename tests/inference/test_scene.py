@@ -1,0 +1,207 @@
+from pathlib import Path
+
+import cv2
+import fiona
+import numpy as np
+import pytest
+import torch
+from affine import Affine
+from torch import Tensor
+
+from torchgeo_cstf.errors import InputError, InputNotFoundError, NotARasterError
+from torchgeo_cstf.inference import (
+    detect_scene,
+    detection_features,
+    write_detections,
+    write_quicklook,
+)
+from torchgeo_cstf.inference.detectors import LoadedDetector, resolve_detector
+from torchgeo_cstf.inference.tiles import TileReader
+from torchgeo_cstf.io import write_geotiff
+from torchgeo_cstf.models import CSTFDetector
+from torchgeo_cstf.ops import cxcywhr_to_poly, rotated_box_iou
+
+GSD = 2.0
+TRANSFORM = Affine(GSD, 0.0, 500000.0, 0.0, -GSD, 5300000.0)
+
+
+class BlobDetector(CSTFDetector):
+    """Finds bright blobs by thresholding: isolates tiling and merging.
+
+    Like a real detector it only sees the tile it is given, and reports a
+    blob cut by the tile edge as a smaller box.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(backbone='regnetx_002', channels=16)
+        self.calls: list[tuple[int, ...]] = []
+
+    def predict(
+        self, image: Tensor, reference: Tensor | None = None
+    ) -> list[dict[str, Tensor]]:
+        self.calls.append(tuple(image.shape))
+        results = []
+        for tile in image:
+            mask = (tile[0] > 0.5).numpy().astype(np.uint8)
+            count, labels = cv2.connectedComponents(mask)
+            boxes = []
+            for index in range(1, count):
+                ys, xs = np.nonzero(labels == index)
+                points = np.stack((xs, ys), 1).astype(np.float32) + 0.5
+                (cx, cy), (w, h), angle = cv2.minAreaRect(points)
+                boxes.append([cx, cy, w + 1, h + 1, -angle])
+            boxes_t = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 5)
+            results.append(
+                {
+                    'boxes': boxes_t,
+                    'scores': torch.linspace(0.9, 0.5, len(boxes_t)),
+                    'labels': (boxes_t[:, 2] * boxes_t[:, 3] > 500).long(),
+                }
+            )
+        return results
+
+
+def _scene(path: Path, boxes: np.ndarray, size: int = 400) -> None:
+    image = np.zeros((size, size), np.uint8)
+    corners = cxcywhr_to_poly(torch.tensor(boxes, dtype=torch.float64)).numpy()
+    for polygon in corners:
+        cv2.fillPoly(image, [np.round(polygon - 0.5).astype(np.int32)], 255)
+    write_geotiff(path, np.stack([image] * 3), crs='EPSG:32633', transform=TRANSFORM)
+
+
+BOXES = np.array(
+    [
+        [60.0, 60.0, 50.0, 14.0, 30.0],  # inside the first tile
+        [128.0, 200.0, 60.0, 16.0, -20.0],  # across the first vertical tile edge
+        [250.0, 130.0, 30.0, 10.0, 75.0],  # across a horizontal edge
+        [330.0, 330.0, 24.0, 12.0, 0.0],
+    ]
+)
+
+
+def test_objects_cut_by_tiles_are_found_once(tmp_path: Path) -> None:
+    _scene(tmp_path / 'scene.tif', BOXES)
+    detector = BlobDetector()
+    loaded = LoadedDetector(detector, ['small', 'large'], 'blobs', 'test')
+    found = detect_scene(tmp_path / 'scene.tif', loaded, tile=128, overlap=64)
+    assert found.tiles == 36 and found.skipped == 0  # starts 0, 64, ..., 256, 272
+    assert len(found) == len(BOXES)
+    iou = rotated_box_iou(torch.tensor(BOXES), found.boxes)
+    assert (iou.amax(dim=1) > 0.8).all()  # fillPoly draws the edges too
+    assert found.counts() == {'small': 2, 'large': 2}
+    assert 0 < found.model_seconds <= found.seconds
+    assert all(call[1:] == (3, 128, 128) for call in detector.calls)
+
+
+def test_nodata_tiles_are_skipped_and_objects_on_nodata_dropped(tmp_path: Path) -> None:
+    image = np.zeros((3, 256, 256), np.uint16)
+    image[:, :, :128] = 1000  # left half: data; right half: nodata (0)
+    image[:, 40:60, 40:100] = 30000  # a bright object on data
+    write_geotiff(
+        tmp_path / 'half.tif', image, crs='EPSG:32633', transform=TRANSFORM, nodata=0
+    )
+    reader = TileReader(tmp_path / 'half.tif', 3, 128, 0, prefetch=2)
+    tiles = list(reader)
+    assert len(reader) == 4 and len(tiles) == 2 and reader.skipped == 2
+    # uint16 is stretched between the 2nd and 98th percentiles of valid pixels
+    assert reader.normalisation.low.tolist() == [1000.0] * 3
+    assert tiles[0].pixels.max() == 1.0 and tiles[0].pixels.min() == 0.0
+    found = detect_scene(
+        tmp_path / 'half.tif',
+        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test'),
+        tile=128,
+        overlap=0,
+    )
+    assert len(found) == 1
+    torch.testing.assert_close(
+        found.boxes[0, :4], torch.tensor([70.0, 50.0, 60.0, 20.0], dtype=torch.float64)
+    )
+
+
+def test_features_are_in_map_units(tmp_path: Path) -> None:
+    _scene(tmp_path / 'scene.tif', BOXES)
+    found = detect_scene(
+        tmp_path / 'scene.tif',
+        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', '9.9'),
+        tile=128,
+        overlap=64,
+        acquisition_id='acq-1',
+    )
+    features = detection_features(found)
+    first = max(features, key=lambda f: f.properties['length_m'])
+    # the 60 x 16 px box at -20 degrees (clockwise on screen)
+    assert first.properties['length_m'] == pytest.approx(60 * GSD, abs=2 * GSD)
+    assert first.properties['width_m'] == pytest.approx(16 * GSD, abs=2 * GSD)
+    assert first.properties['heading_deg'] == pytest.approx(110.0, abs=2.0)
+    assert first.properties['centre_x'] == pytest.approx(500000 + 128 * GSD, abs=2)
+    assert first.properties['centre_y'] == pytest.approx(5300000 - 200 * GSD, abs=2)
+    assert first.properties['acquisition_id'] == 'acq-1'
+    assert first.properties['model_version'] == '9.9'
+    assert first.geometry.area == pytest.approx(60 * 16 * GSD**2, rel=0.15)
+
+    write_detections(found, tmp_path / 'out.gpkg')
+    write_detections(found, tmp_path / 'out.geojson', crs='EPSG:4326')
+    with fiona.open(tmp_path / 'out.gpkg') as layer:
+        assert layer.crs.to_epsg() == 32633 and len(layer) == 4
+        assert layer.schema['geometry'] == 'Polygon'
+    with fiona.open(tmp_path / 'out.geojson') as layer:
+        assert layer.crs.to_epsg() == 4326 and len(layer) == 4
+        lon, lat = next(iter(layer))['geometry']['coordinates'][0][0]
+        assert 14 < lon < 16 and 47 < lat < 48.5
+    write_quicklook(found, tmp_path / 'quick.png')
+    assert (tmp_path / 'quick.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_empty_result_writes_an_empty_layer(tmp_path: Path) -> None:
+    write_geotiff(
+        tmp_path / 'dark.tif',
+        np.zeros((1, 64, 64), np.uint8) + 5,
+        crs='EPSG:32633',
+        transform=TRANSFORM,
+    )
+    found = detect_scene(
+        tmp_path / 'dark.tif',
+        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test'),
+        tile=64,
+        overlap=0,
+    )
+    assert len(found) == 0
+    write_detections(found, tmp_path / 'none.gpkg')
+    with fiona.open(tmp_path / 'none.gpkg') as layer:
+        assert len(layer) == 0 and 'heading_deg' in layer.schema['properties']
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    _scene(tmp_path / 'scene.tif', BOXES)
+    loaded = LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test')
+    with pytest.raises(InputError, match='multiple of 32'):
+        detect_scene(tmp_path / 'scene.tif', loaded, tile=100)
+    with pytest.raises(InputError, match='batch_size'):
+        detect_scene(tmp_path / 'scene.tif', loaded, tile=128, batch_size=0)
+    with pytest.raises(InputNotFoundError):
+        detect_scene(tmp_path / 'missing.tif', loaded)
+    (tmp_path / 'text.tif').write_text('not a raster')
+    with pytest.raises(NotARasterError):
+        detect_scene(tmp_path / 'text.tif', loaded)
+    write_geotiff(
+        tmp_path / 'other.tif',
+        np.zeros((3, 300, 300), np.uint8),
+        crs='EPSG:32633',
+        transform=TRANSFORM,
+    )
+    with pytest.raises(InputError, match='scene grid'):
+        detect_scene(tmp_path / 'scene.tif', loaded, reference=tmp_path / 'other.tif')
+
+
+def test_resolve_detector_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match='no released weights'):
+        resolve_detector('cstf_detector_resnet50')
+    with pytest.raises(InputError, match='unknown detector'):
+        resolve_detector('yolo')
+    with pytest.raises(InputNotFoundError):
+        resolve_detector(tmp_path / 'missing.ckpt')
+    torch.save({'state_dict': {}}, tmp_path / 'other.ckpt')
+    with pytest.raises(InputError, match='not a CSTFDetection checkpoint'):
+        resolve_detector(tmp_path / 'other.ckpt')
+    loaded = resolve_detector(CSTFDetector(backbone='regnetx_002', num_classes=2))
+    assert loaded.class_names == ['class_0', 'class_1'] and not loaded.model.training

@@ -1,0 +1,428 @@
+"""Co-register a query acquisition onto a reference with CSTF matching."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import rasterio
+import rasterio.shutil
+import torch
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+from shapely.geometry import Point
+from tqdm import tqdm
+
+from ..errors import CRSError, InputError, NoOverlapError
+from ..io.atomic import atomic_output, temporary_sibling
+from ..io.coords import map_to_pixel, parse_crs, pixel_to_map, reproject_xy
+from ..io.raster import RasterInfo, open_raster, read_window
+from ..io.vector import Feature, write_features
+from ..models.matcher import CSTFMatcher, Matches
+from ..models.transform import Transform, estimate_transform
+from .matching import match, resolve_matcher
+
+#: share of valid pixels a reference window needs to be matched
+MIN_VALID_SHARE = 0.5
+#: attribute schema of the tie-point layer
+TIE_POINT_SCHEMA: dict[str, str] = {
+    'ref_col': 'float',
+    'ref_row': 'float',
+    'query_col': 'float',
+    'query_row': 'float',
+    'query_x': 'float',
+    'query_y': 'float',
+    'confidence': 'float',
+    'inlier': 'bool',
+    'residual_px': 'float',
+}
+
+
+@dataclass(frozen=True)
+class Coregistration:
+    """The result of :func:`coregister`.
+
+    Attributes:
+        reference: the reference raster's header.
+        query: the query raster's header.
+        matches: all matches, in full-resolution pixels of each raster.
+        transform: the robust reference → query pixel transform (3×3 matrix
+            and inliers), or ``None`` when no consistent transform was found.
+        windows: reference windows that were matched.
+        residuals: (N,) distance in query pixels between each match and the
+            transform's prediction (NaN without a transform).
+    """
+
+    reference: RasterInfo
+    query: RasterInfo
+    matches: Matches
+    transform: Transform | None
+    windows: list[Window]
+    residuals: np.ndarray[Any, np.dtype[np.float64]]
+
+    @property
+    def inliers(self) -> int:
+        """Number of matches consistent with the transform."""
+        return 0 if self.transform is None else int(self.transform.inliers.sum())
+
+    @property
+    def rmse_px(self) -> float:
+        """Root-mean-square residual of the inliers, in query pixels (NaN if none)."""
+        if self.transform is None or not self.transform.inliers.any():
+            return math.nan
+        return float(np.sqrt(np.mean(self.residuals[self.transform.inliers] ** 2)))
+
+    @property
+    def rmse_m(self) -> float:
+        """:attr:`rmse_px` in the query's map units (metres for projected CRSs)."""
+        return self.rmse_px * float(np.mean(self.query.resolution))
+
+    def report(self) -> dict[str, Any]:
+        """A JSON-ready summary (counts, RMSE, the matrix)."""
+        return {
+            'reference': self.reference.path,
+            'query': self.query.path,
+            'windows': len(self.windows),
+            'matches': len(self.matches.confidence),
+            'inliers': self.inliers,
+            'rmse_px': self.rmse_px,
+            'rmse_map_units': self.rmse_m,
+            'matrix': None
+            if self.transform is None
+            else self.transform.matrix.tolist(),
+        }
+
+
+def overlap_in_reference(ref: RasterInfo, qry: RasterInfo) -> Window:
+    """The reference pixels covered by the query's footprint.
+
+    Raises:
+        CRSError: when the query's footprint cannot be expressed in the
+            reference CRS.
+        NoOverlapError: when the footprints do not overlap.
+    """
+    try:
+        left, bottom, right, top = transform_bounds(
+            qry.crs, ref.crs, *qry.bounds, densify_pts=21
+        )
+    except Exception as err:  # rasterio raises CRSError/CPLE_* subclasses
+        raise CRSError(
+            qry.path, f'footprint cannot be reprojected to {ref.crs}: {err}'
+        ) from err
+    cols, rows = map_to_pixel(
+        ref.transform, [left, right, left, right], [bottom, bottom, top, top]
+    )
+    col0, col1 = max(float(cols.min()), 0.0), min(float(cols.max()), ref.width)
+    row0, row1 = max(float(rows.min()), 0.0), min(float(rows.max()), ref.height)
+    if col1 - col0 < 32 or row1 - row0 < 32:
+        raise NoOverlapError(
+            qry.path, f'its footprint does not overlap the reference {ref.path}'
+        )
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def plan_windows(area: Window, size: int, count: int) -> list[Window]:
+    """Up to ``count`` windows of ``size`` spread evenly over ``area`` (a grid)."""
+    side = max(1, math.isqrt(count))
+    width, height = min(size, int(area.width)), min(size, int(area.height))
+    windows = [
+        Window(
+            round(area.col_off + (area.width - width) * (j + 0.5) / side),
+            round(area.row_off + (area.height - height) * (i + 0.5) / side),
+            width,
+            height,
+        )
+        for i in range(side)
+        for j in range(side)
+    ]
+    return list(dict.fromkeys(windows))
+
+
+def _query_window(
+    ref: RasterInfo, qry: RasterInfo, window: Window, margin: float
+) -> Window:
+    """The query window covering a reference window (by the georeferences) plus margin."""
+    cols = [window.col_off, window.col_off + window.width] * 2
+    rows = [window.row_off] * 2 + [window.row_off + window.height] * 2
+    x, y = pixel_to_map(ref.transform, cols, rows)
+    qx, qy = reproject_xy(x, y, ref.crs, qry.crs)
+    qc, qr = map_to_pixel(qry.transform, qx, qy)
+    pad = margin * max(qc.max() - qc.min(), qr.max() - qr.min())
+    col0, row0 = math.floor(qc.min() - pad), math.floor(qr.min() - pad)
+    return Window(
+        col0, row0, math.ceil(qc.max() + pad) - col0, math.ceil(qr.max() + pad) - row0
+    )
+
+
+def coregister(
+    reference: str | os.PathLike[str],
+    query: str | os.PathLike[str],
+    model: CSTFMatcher | str | os.PathLike[str] = 'cstf_matcher_resnet18',
+    *,
+    window: int = 512,
+    max_windows: int = 9,
+    margin: float = 0.15,
+    transform_model: str = 'homography',
+    min_confidence: float = 0.2,
+    threshold: float = 3.0,
+    device: str | torch.device = 'cpu',
+    progress: bool = False,
+) -> Coregistration:
+    """Find the transform that maps reference pixels to query pixels.
+
+    The footprints are intersected in the reference CRS; up to ``max_windows``
+    reference windows of ``window`` pixels spread over the overlap are matched
+    with the query region their georeferences say they cover (grown by
+    ``margin`` of its size, for georeference errors, and resampled to the
+    window's size). All matches, in full-resolution pixels, feed one robust
+    fit (MAGSAC++) of the whole scene.
+
+    Args:
+        reference: the reference raster (the grid to align to).
+        query: the raster to align.
+        model: matcher (instance, weights name or checkpoint; see :func:`match`).
+        window: reference window side in pixels.
+        max_windows: windows to match (a square grid: 1, 4, 9, 16, ...).
+        margin: share of the window added around the query region.
+        transform_model: ``homography`` or ``affine``.
+        min_confidence: drop matches less probable than this.
+        threshold: inlier threshold of the robust fit, in query pixels.
+        device: where the matcher runs.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The matches, the transform and the residuals.
+
+    Raises:
+        NoOverlapError: the footprints do not overlap.
+        CRSError: the CRSs cannot be reconciled.
+    """
+    if window < 64:
+        raise InputError('window', f'must be at least 64 pixels, got {window}')
+    if max_windows < 1:
+        raise InputError('max_windows', f'must be at least 1, got {max_windows}')
+    with open_raster(reference) as src:
+        ref = RasterInfo.from_dataset(src)
+    with open_raster(query) as src:
+        qry = RasterInfo.from_dataset(src)
+    matcher = resolve_matcher(model).to(device).eval()
+    windows = plan_windows(overlap_in_reference(ref, qry), window, max_windows)
+    ref_xy, qry_xy, conf, used = [], [], [], []
+    with open_raster(reference) as ref_src, open_raster(query) as qry_src:
+        for ref_window in tqdm(windows, unit='window', disable=not progress):
+            ref_data = read_window(ref_src, ref_window)
+            if ref_data.valid.mean() < MIN_VALID_SHARE:
+                continue
+            qry_window = _query_window(ref, qry, ref_window, margin)
+            factor = max(qry_window.width, qry_window.height) / (
+                max(ref_window.width, ref_window.height) * (1 + 2 * margin)
+            )
+            out_shape = (
+                qry.count,
+                max(round(qry_window.height / factor), 32),
+                max(round(qry_window.width / factor), 32),
+            )
+            qry_pixels = qry_src.read(
+                window=qry_window, out_shape=out_shape, boundless=True, fill_value=0
+            )
+            found = match(
+                ref_data.array,
+                qry_pixels,
+                matcher,
+                min_confidence=min_confidence,
+                max_size=max(out_shape[1:] + ref_data.array.shape[1:]),
+                device=device,
+            ).matches
+            if len(found.confidence) == 0:
+                continue
+            used.append(ref_window)
+            ref_xy.append(
+                found.ref_xy.double()
+                + torch.tensor([ref_window.col_off, ref_window.row_off])
+            )
+            scale = torch.tensor(
+                [qry_window.width / out_shape[2], qry_window.height / out_shape[1]]
+            )
+            qry_xy.append(
+                found.query_xy.double() * scale
+                + torch.tensor([qry_window.col_off, qry_window.row_off])
+            )
+            conf.append(found.confidence)
+    if not ref_xy:
+        empty = torch.zeros(0, 2, dtype=torch.float64)
+        matches = Matches(empty, empty.clone(), torch.zeros(0))
+        return Coregistration(ref, qry, matches, None, used, np.zeros(0))
+    matches = Matches(torch.cat(ref_xy), torch.cat(qry_xy), torch.cat(conf))
+    fitted = estimate_transform(matches, transform_model, threshold=threshold)  # type: ignore[arg-type]
+    residuals = np.full(len(matches.confidence), np.nan)
+    if fitted is not None:
+        predicted = _apply(fitted.matrix, matches.ref_xy.numpy())
+        residuals = np.linalg.norm(predicted - matches.query_xy.numpy(), axis=1)
+    return Coregistration(ref, qry, matches, fitted, used, residuals)
+
+
+def _apply(
+    matrix: np.ndarray[Any, Any], xy: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    points = np.concatenate([xy, np.ones((len(xy), 1))], axis=1) @ matrix.T
+    projected: np.ndarray[Any, Any] = points[:, :2] / points[:, 2:3]
+    return projected
+
+
+def write_tie_points(
+    result: Coregistration, path: str | os.PathLike[str], *, layer: str = 'tie_points'
+) -> None:
+    """Write the matches as points in the reference CRS (GeoPackage or GeoJSON).
+
+    Each point lies where the reference sees the feature; ``query_x``/``query_y``
+    is where the query's own georeference puts it (their difference is the
+    query's georeference error there).
+    """
+    ref, qry, m = result.reference, result.query, result.matches
+    rx, ry = pixel_to_map(ref.transform, m.ref_xy[:, 0].numpy(), m.ref_xy[:, 1].numpy())
+    qx, qy = pixel_to_map(
+        qry.transform, m.query_xy[:, 0].numpy(), m.query_xy[:, 1].numpy()
+    )
+    qx, qy = reproject_xy(qx, qy, qry.crs, ref.crs)
+    inliers = (
+        result.transform.inliers
+        if result.transform is not None
+        else np.zeros(len(rx), bool)
+    )
+    features = [
+        Feature(
+            Point(float(rx[i]), float(ry[i])),
+            {
+                'ref_col': float(m.ref_xy[i, 0]),
+                'ref_row': float(m.ref_xy[i, 1]),
+                'query_col': float(m.query_xy[i, 0]),
+                'query_row': float(m.query_xy[i, 1]),
+                'query_x': float(qx[i]),
+                'query_y': float(qy[i]),
+                'confidence': float(m.confidence[i]),
+                'inlier': bool(inliers[i]),
+                'residual_px': float(result.residuals[i]),
+            },
+        )
+        for i in range(len(rx))
+    ]
+    write_features(
+        path,
+        features,
+        crs=parse_crs(ref.crs),
+        layer=layer,
+        schema=TIE_POINT_SCHEMA,
+        geometry_type='Point',
+    )
+
+
+def warp_to_reference(
+    result: Coregistration,
+    path: str | os.PathLike[str],
+    *,
+    block: int = 1024,
+    progress: bool = False,
+) -> None:
+    """Resample the query onto the reference grid and write a Cloud-Optimized GeoTIFF.
+
+    The output has the reference's CRS, transform and size and the query's
+    bands and dtype; pixels the query does not cover are nodata. The work is
+    done in ``block``-row strips (bilinear, OpenCV ``remap``), each reading only
+    the query region it needs, so memory does not grow with the scene.
+
+    Raises:
+        InputError: when the co-registration found no transform.
+    """
+    if result.transform is None:
+        raise InputError(result.query.path, 'no transform was found; nothing to warp')
+    ref, qry = result.reference, result.query
+    matrix = result.transform.matrix
+    nodata = qry.nodata if qry.nodata is not None else 0
+    profile = {
+        'driver': 'GTiff',
+        'width': ref.width,
+        'height': ref.height,
+        'count': qry.count,
+        'dtype': qry.dtype,
+        'crs': ref.crs,
+        'transform': ref.transform,
+        'nodata': nodata,
+        'tiled': True,
+        'blockxsize': 512,
+        'blockysize': 512,
+        'compress': 'deflate',
+        'BIGTIFF': 'IF_SAFER',
+    }
+    strip = temporary_sibling(path)
+    try:
+        with open_raster(qry.path) as src, rasterio.open(strip, 'w', **profile) as dst:
+            rows = range(0, ref.height, block)
+            for row in tqdm(rows, unit='strip', disable=not progress):
+                height = min(block, ref.height - row)
+                dst.write(
+                    _warp_strip(src, matrix, row, height, ref.width, nodata),
+                    window=Window(0, row, ref.width, height),
+                )
+        with atomic_output(path) as temporary:
+            rasterio.shutil.copy(
+                strip, temporary, driver='COG', compress='DEFLATE', overviews='AUTO'
+            )
+    finally:
+        strip.unlink(missing_ok=True)
+
+
+def _warp_strip(
+    src: Any,
+    matrix: np.ndarray[Any, Any],
+    row: int,
+    height: int,
+    width: int,
+    nodata: float,
+) -> np.ndarray[Any, Any]:
+    """One strip of the query resampled on reference rows ``row:row+height``."""
+    cols, rows = np.meshgrid(
+        np.arange(width, dtype=np.float64) + 0.5,
+        np.arange(row, row + height, dtype=np.float64) + 0.5,
+    )
+    points = np.stack((cols.ravel(), rows.ravel()), axis=1)
+    qxy = _apply(matrix, points).reshape(height, width, 2)
+    out = np.full((src.count, height, width), nodata, dtype=src.dtypes[0])
+    finite = np.isfinite(qxy).all(axis=2)
+    if not finite.any():
+        return out
+    x0 = max(math.floor(np.nanmin(qxy[..., 0][finite])) - 1, 0)
+    y0 = max(math.floor(np.nanmin(qxy[..., 1][finite])) - 1, 0)
+    x1 = min(math.ceil(np.nanmax(qxy[..., 0][finite])) + 2, src.width)
+    y1 = min(math.ceil(np.nanmax(qxy[..., 1][finite])) + 2, src.height)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    data = read_window(src, Window(x0, y0, x1 - x0, y1 - y0))
+    # pixel centres: continuous coordinate c maps to array index c - 0.5
+    map_x = (qxy[..., 0] - x0 - 0.5).astype(np.float32)
+    map_y = (qxy[..., 1] - y0 - 0.5).astype(np.float32)
+    valid = cv2.remap(
+        data.valid.astype(np.uint8),
+        map_x,
+        map_y,
+        cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).astype(bool)
+    for band in range(src.count):
+        values = cv2.remap(
+            data.array[band].astype(np.float32),
+            map_x,
+            map_y,
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        if np.issubdtype(out.dtype, np.integer):
+            info = np.iinfo(out.dtype)
+            values = np.clip(np.rint(values), info.min, info.max)
+        out[band][valid] = values[valid].astype(out.dtype)
+    return out

@@ -1,0 +1,242 @@
+"""Detect objects in a whole scene: tiled, batched, merged, in map coordinates."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..io.raster import RasterInfo
+from ..models.detector import CSTFDetector
+from ..ops.boxes import canonicalize_cxcywhr, cxcywhr_to_xyxy
+from ..ops.nms import batched_rotated_nms
+from .detectors import LoadedDetector, resolve_detector
+from .tiles import Tile, TileReader
+
+#: boxes closer than this (pixels) to a tile edge shared with a neighbour are
+#: left to the neighbour, which sees the whole object
+EDGE_MARGIN = 2.0
+#: the detector's coarsest stride; tiles must be a multiple of it
+TILE_MULTIPLE = 32
+
+
+@dataclass(frozen=True)
+class SceneDetections:
+    """Objects found in a scene.
+
+    Attributes:
+        boxes: (N, 5) CXCYWHR boxes in scene pixels (float64).
+        scores: (N,) scores in (0, 1], decreasing.
+        labels: (N,) class indexes.
+        class_names: one name per class index.
+        info: the scene's header (CRS, transform, size).
+        acquisition_id: the acquisition's identifier (default the file stem).
+        model_name: the detector's name.
+        model_version: the package and weights version.
+        tiles: tiles planned.
+        skipped: tiles skipped because they hold no valid pixel.
+        seconds: wall time of the whole call.
+        model_seconds: time spent in the detector (forward, decoding, NMS of
+            each batch), the rest being reading, normalising and merging.
+    """
+
+    boxes: Tensor
+    scores: Tensor
+    labels: Tensor
+    class_names: list[str]
+    info: RasterInfo
+    acquisition_id: str
+    model_name: str
+    model_version: str
+    tiles: int
+    skipped: int
+    seconds: float
+    model_seconds: float
+
+    def __len__(self) -> int:
+        """Number of objects."""
+        return len(self.scores)
+
+    @property
+    def overhead(self) -> float:
+        """Time outside the model divided by model time."""
+        return (self.seconds - self.model_seconds) / max(self.model_seconds, 1e-9)
+
+    def counts(self) -> dict[str, int]:
+        """Objects per class name."""
+        return {
+            name: int((self.labels == index).sum())
+            for index, name in enumerate(self.class_names)
+        }
+
+
+def _batches(tiles: Iterator[Tile], size: int) -> Iterator[list[Tile]]:
+    batch: list[Tile] = []
+    for tile in tiles:
+        batch.append(tile)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _keep_in_tile(boxes: Tensor, tile: Tile, width: int, height: int) -> Tensor:
+    """Boxes whose centre has data and that no inner tile edge cuts."""
+    window = tile.window
+    size = float(window.width)
+    xyxy = cxcywhr_to_xyxy(boxes)
+    keep = torch.ones(len(boxes), dtype=torch.bool)
+    if window.col_off > 0:
+        keep &= xyxy[:, 0] >= EDGE_MARGIN
+    if window.row_off > 0:
+        keep &= xyxy[:, 1] >= EDGE_MARGIN
+    if window.col_off + window.width < width:
+        keep &= xyxy[:, 2] <= size - EDGE_MARGIN
+    if window.row_off + window.height < height:
+        keep &= xyxy[:, 3] <= size - EDGE_MARGIN
+    col = boxes[:, 0].long().clamp(0, tile.valid.shape[1] - 1)
+    row = boxes[:, 1].long().clamp(0, tile.valid.shape[0] - 1)
+    keep &= torch.from_numpy(tile.valid)[row, col]
+    return keep
+
+
+def detect_scene(
+    raster: str | os.PathLike[str],
+    model: CSTFDetector | LoadedDetector | str | os.PathLike[str] = (
+        'cstf_detector_regnetx_002'
+    ),
+    *,
+    tile: int = 1024,
+    overlap: int = 200,
+    batch_size: int = 2,
+    device: str | torch.device = 'cpu',
+    reference: str | os.PathLike[str] | None = None,
+    score_threshold: float | None = None,
+    nms_threshold: float | None = None,
+    acquisition_id: str | None = None,
+    prefetch: int | None = None,
+    progress: bool = False,
+) -> SceneDetections:
+    """Detect oriented objects in a GeoTIFF of any size, band count and dtype.
+
+    The scene is read in ``tile``-pixel windows overlapping by ``overlap`` on
+    a background thread (``prefetch`` tiles ahead, default two batches), so
+    reading overlaps compute and memory does not grow with the scene. Pixels
+    are normalised per scene (uint8 ÷ 255; other types by a 2–98 % per-band
+    stretch measured on an overview) and fitted to the model's band count
+    (one band repeated, or the first bands). Nodata pixels are zeroed, tiles
+    without data are skipped and objects centred on nodata are dropped.
+
+    Per tile, boxes cut by an edge shared with a neighbouring tile are left to
+    that neighbour (``overlap`` must exceed the largest object), then all boxes
+    are merged with class-wise rotated NMS.
+
+    Args:
+        raster: the scene (a GeoTIFF with a CRS).
+        model: the detector (see :func:`resolve_detector`).
+        tile: tile side in pixels, a multiple of 32.
+        overlap: pixels shared by neighbouring tiles.
+        batch_size: tiles per forward pass.
+        device: where the model runs (``cpu``, ``cuda``, ``cuda:1``).
+        reference: a co-registered earlier acquisition on the same grid; the
+            detector then uses temporal fusion.
+        score_threshold: minimum score (default the model's).
+        nms_threshold: IoU of the merge NMS (default the model's).
+        acquisition_id: identifier written with each object (default the
+            file stem).
+        prefetch: tiles read ahead (default ``2 × batch_size``).
+        progress: show a progress bar (tiles/s) on stderr.
+
+    Returns:
+        The merged detections and timing figures.
+
+    Raises:
+        InputError: bad arguments, or an unusable raster or reference.
+    """
+    if tile <= 0 or tile % TILE_MULTIPLE:
+        raise InputError('tile', f'must be a positive multiple of 32, got {tile}')
+    if batch_size < 1:
+        raise InputError('batch_size', f'must be at least 1, got {batch_size}')
+    start = time.perf_counter()
+    loaded = resolve_detector(model)
+    detector = loaded.model.to(device)
+    if score_threshold is not None:
+        detector.score_threshold = score_threshold
+    reader = TileReader(
+        raster,
+        detector.in_channels,
+        tile,
+        overlap,
+        prefetch if prefetch is not None else 2 * batch_size,
+        reference,
+    )
+    width, height = reader.info.width, reader.info.height
+    found: list[tuple[Tensor, Tensor, Tensor]] = []
+    model_seconds = 0.0
+    bar = tqdm(total=len(reader), unit='tile', disable=not progress, desc='detect')
+    with torch.inference_mode():
+        for batch in _batches(iter(reader), batch_size):
+            images = torch.from_numpy(np.stack([t.pixels for t in batch])).to(device)
+            past = None
+            if reference is not None:
+                past = torch.from_numpy(
+                    np.stack([t.reference for t in batch])  # type: ignore[misc]
+                ).to(device)
+            tick = time.perf_counter()
+            results = [
+                {k: v.cpu().double() for k, v in r.items()}
+                for r in detector.predict(images, past)
+            ]
+            model_seconds += time.perf_counter() - tick
+            for item, result in zip(batch, results, strict=True):
+                boxes = canonicalize_cxcywhr(result['boxes'])
+                keep = _keep_in_tile(boxes, item, width, height)
+                boxes = boxes[keep]
+                boxes[:, 0] += item.window.col_off
+                boxes[:, 1] += item.window.row_off
+                found.append((boxes, result['scores'][keep], result['labels'][keep]))
+            bar.update(len(batch))
+    bar.update(reader.skipped)
+    bar.close()
+    boxes, scores, labels = _merge(
+        found, detector.nms_threshold if nms_threshold is None else nms_threshold
+    )
+    return SceneDetections(
+        boxes,
+        scores,
+        labels.long(),
+        loaded.class_names,
+        reader.info,
+        acquisition_id or Path(raster).stem,
+        loaded.name,
+        loaded.version,
+        len(reader),
+        reader.skipped,
+        time.perf_counter() - start,
+        model_seconds,
+    )
+
+
+def _merge(
+    found: Sequence[tuple[Tensor, Tensor, Tensor]], threshold: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    if not found:
+        return (
+            torch.zeros(0, 5, dtype=torch.float64),
+            torch.zeros(0, dtype=torch.float64),
+            torch.zeros(0, dtype=torch.long),
+        )
+    boxes = torch.cat([f[0] for f in found])
+    scores = torch.cat([f[1] for f in found])
+    labels = torch.cat([f[2] for f in found]).long()
+    kept = batched_rotated_nms(boxes, scores, labels, threshold)
+    return boxes[kept], scores[kept], labels[kept]

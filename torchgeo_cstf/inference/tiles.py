@@ -1,0 +1,219 @@
+"""Read a scene tile by tile, normalised for a detector, on a background thread."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from ..errors import InputError
+from ..io.raster import RasterInfo, open_raster, read_window, tile_windows
+from .matching import fit_bands
+
+#: longest side of the overview read to set the percentile stretch of non-uint8 scenes
+OVERVIEW_SIZE = 1024
+#: percentiles of the stretch of non-uint8 scenes
+STRETCH_PERCENTILES = (2.0, 98.0)
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per-band linear map of digital numbers to [0, 1]: ``(value - low) / (high - low)``.
+
+    Attributes:
+        low: (C,) value mapped to 0.
+        high: (C,) value mapped to 1.
+    """
+
+    low: np.ndarray[Any, np.dtype[np.float32]]
+    high: np.ndarray[Any, np.dtype[np.float32]]
+
+    def apply(
+        self, array: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Normalise (C, H, W) values; clipped to [0, 1], invalid pixels 0."""
+        span = np.maximum(self.high - self.low, 1e-12)[:, None, None]
+        out = (array.astype(np.float32) - self.low[:, None, None]) / span
+        np.clip(out, 0.0, 1.0, out=out)
+        out *= valid[None]
+        return out.astype(np.float32, copy=False)
+
+
+def scene_normalisation(src: Any) -> Normalisation:
+    """The normalisation of a scene (same for every tile, so no seams).
+
+    uint8 scenes are divided by 255, as the detectors were trained. Other
+    types (uint16, int16, float32, ...) are stretched per band between the
+    2nd and 98th percentiles of valid pixels, taken on an overview whose long
+    side is at most :data:`OVERVIEW_SIZE` (read decimated by GDAL: memory does
+    not grow with the scene).
+
+    Args:
+        src: an open rasterio dataset.
+
+    Returns:
+        The normalisation.
+    """
+    count = int(src.count)
+    if src.dtypes[0] == 'uint8':
+        return Normalisation(
+            np.zeros(count, np.float32), np.full(count, 255.0, np.float32)
+        )
+    scale = max(max(src.height, src.width) / OVERVIEW_SIZE, 1.0)
+    shape = (count, max(round(src.height / scale), 1), max(round(src.width / scale), 1))
+    data = src.read(out_shape=shape, resampling=Resampling.nearest, masked=True)
+    valid = ~np.ma.getmaskarray(data).any(axis=0)
+    if not valid.any():
+        raise InputError(src.name, 'has no valid pixel (all nodata)')
+    values = np.asarray(data.data, dtype=np.float64)[:, valid]
+    if not np.isfinite(values).all():
+        values = np.where(np.isfinite(values), values, np.nan)
+    low, high = np.nanpercentile(values, STRETCH_PERCENTILES, axis=1)
+    return Normalisation(low.astype(np.float32), high.astype(np.float32))
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One normalised tile.
+
+    Attributes:
+        window: where it lies in the scene (may extend past the edges).
+        pixels: (C, size, size) float32 in [0, 1] (0 outside the scene and on nodata).
+        valid: (size, size) True where the scene has data.
+        reference: the reference acquisition's pixels of the same window, or None.
+    """
+
+    window: Window
+    pixels: np.ndarray[Any, np.dtype[np.float32]]
+    valid: np.ndarray[Any, np.dtype[np.bool_]]
+    reference: np.ndarray[Any, np.dtype[np.float32]] | None
+
+
+def check_same_grid(scene: RasterInfo, reference: RasterInfo) -> None:
+    """Fail unless the reference lies on the scene's grid (CRS, transform, size)."""
+    same = (
+        scene.crs == reference.crs
+        and scene.width == reference.width
+        and scene.height == reference.height
+        and scene.transform.almost_equals(reference.transform, precision=1e-6)
+    )
+    if not same:
+        raise InputError(
+            reference.path,
+            'must lie on the scene grid (same CRS, transform and size) for temporal '
+            'fusion; co-register it first (cstf match / coregister())',
+        )
+
+
+class TileReader:
+    """Reads, normalises and queues tiles ahead of the model (bounded prefetch).
+
+    A background thread reads windows in row-major order with its own dataset
+    handles and puts them in a queue of at most ``prefetch`` tiles, so reading
+    overlaps compute and memory stays bounded whatever the scene size. Tiles
+    without any valid pixel are skipped (counted in :attr:`skipped`).
+
+    Args:
+        path: the scene.
+        channels: bands the model expects (see :func:`fit_bands`).
+        tile: tile side in pixels.
+        overlap: pixels shared by neighbouring tiles.
+        prefetch: tiles read ahead.
+        reference: optional co-registered earlier acquisition on the same grid.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        channels: int,
+        tile: int,
+        overlap: int,
+        prefetch: int,
+        reference: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Open the scene and plan the tiles; see the class docstring."""
+        with open_raster(path) as src:
+            self.info = RasterInfo.from_dataset(src)
+            self.normalisation = scene_normalisation(src)
+        self.reference_path = reference
+        if reference is not None:
+            with open_raster(reference) as ref:
+                check_same_grid(self.info, RasterInfo.from_dataset(ref))
+                self.reference_normalisation = scene_normalisation(ref)
+        self.path = path
+        self.channels = channels
+        self.tile = tile
+        self.windows = list(
+            tile_windows(self.info.height, self.info.width, tile, overlap)
+        )
+        self.skipped = 0
+        self._queue: queue.Queue[Tile | BaseException | None] = queue.Queue(
+            max(prefetch, 1)
+        )
+        self._stop = threading.Event()
+
+    def __len__(self) -> int:
+        """Number of tiles planned (including those skipped as empty)."""
+        return len(self.windows)
+
+    def _read(self) -> None:
+        try:
+            with open_raster(self.path) as src:
+                ref = open_raster(self.reference_path) if self.reference_path else None
+                try:
+                    for window in self.windows:
+                        if self._stop.is_set():
+                            return
+                        tile = self._tile(src, ref, window)
+                        if tile is None:
+                            self.skipped += 1
+                        else:
+                            self._queue.put(tile)
+                finally:
+                    if ref is not None:
+                        ref.close()
+            self._queue.put(None)
+        except BaseException as err:  # noqa: BLE001 (re-raised in the consumer)
+            self._queue.put(err)
+
+    def _tile(self, src: Any, ref: Any, window: Window) -> Tile | None:
+        data = read_window(src, window)
+        if not data.valid.any():
+            return None
+        pixels = fit_bands(
+            self.normalisation.apply(data.array, data.valid), self.channels
+        )
+        past = None
+        if ref is not None:
+            old = read_window(ref, window)
+            past = fit_bands(
+                self.reference_normalisation.apply(old.array, old.valid), self.channels
+            )
+        return Tile(window, np.ascontiguousarray(pixels), data.valid, past)
+
+    def __iter__(self) -> Iterator[Tile]:
+        """Tiles with data, in row-major order."""
+        thread = threading.Thread(target=self._read, daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._stop.set()
+            while thread.is_alive():  # unblock a reader waiting on a full queue
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    thread.join(0.05)
