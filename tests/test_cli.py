@@ -103,3 +103,28 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(['--version'])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f'cstf {__version__}'
+
+
+def test_export_writes_half_precision_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from torchgeo_cstf.models import CSTFDetector
+    from torchgeo_cstf.models.weights import sha256_of
+
+    detector = CSTFDetector(backbone='regnetx_002', channels=16, num_classes=2)
+    state = {f'model.{k}': v for k, v in detector.state_dict().items()}
+    torch.save({'state_dict': state}, tmp_path / 'run.ckpt')
+    code = main(['export', str(tmp_path / 'run.ckpt'), str(tmp_path / 'w.pth')])
+    assert code == 0
+    digest = sha256_of(tmp_path / 'w.pth')
+    assert digest in capsys.readouterr().out
+    exported = torch.load(tmp_path / 'w.pth', weights_only=True)
+    assert exported['head.cls.weight'].dtype == torch.float16
+    assert exported['trunk.stem.bn.num_batches_tracked'].dtype == torch.int64
+    restored = CSTFDetector(backbone='regnetx_002', channels=16, num_classes=2)
+    restored.load_state_dict(exported)
+    torch.testing.assert_close(
+        restored.head.cls.weight, detector.head.cls.weight, atol=1e-3, rtol=1e-3
+    )

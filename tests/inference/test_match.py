@@ -116,7 +116,7 @@ def test_arrays_bands_and_errors() -> None:
     with pytest.raises(InputError, match='image'):
         load_image(np.zeros((3, 10, 10)), 64)
     with pytest.warns(UserWarning, match='randomly initialised'):
-        torchgeo_cstf.match(image, image, 'cstf_matcher_resnet18')
+        torchgeo_cstf.match(image, image, 'cstf_matcher_resnet50')
 
 
 def test_plot_matches_shows_correctness(

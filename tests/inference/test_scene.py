@@ -82,13 +82,15 @@ BOXES = np.array(
 def test_objects_cut_by_tiles_are_found_once(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
     detector = BlobDetector()
-    loaded = LoadedDetector(detector, ['small', 'large'], 'blobs', 'test')
+    loaded = LoadedDetector(detector, ['small', 'large'], 'blobs', 'test', 0.1)
     found = detect_scene(tmp_path / 'scene.tif', loaded, tile=128, overlap=64)
     assert found.tiles == 36 and found.skipped == 0  # starts 0, 64, ..., 256, 272
     assert len(found) == len(BOXES)
     iou = rotated_box_iou(torch.tensor(BOXES), found.boxes)
     assert (iou.amax(dim=1) > 0.8).all()  # fillPoly draws the edges too
     assert found.counts() == {'small': 2, 'large': 2}
+    assert len(found.above(0.89)) == 4 and len(found.above(0.95)) == 0
+    assert found.above(0.89).info == found.info
     assert 0 < found.model_seconds <= found.seconds
     assert all(call[1:] == (3, 128, 128) for call in detector.calls)
 
@@ -108,7 +110,7 @@ def test_nodata_tiles_are_skipped_and_objects_on_nodata_dropped(tmp_path: Path) 
     assert tiles[0].pixels.max() == 1.0 and tiles[0].pixels.min() == 0.0
     found = detect_scene(
         tmp_path / 'half.tif',
-        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test'),
+        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test', 0.1),
         tile=128,
         overlap=0,
     )
@@ -122,7 +124,7 @@ def test_features_are_in_map_units(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
     found = detect_scene(
         tmp_path / 'scene.tif',
-        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', '9.9'),
+        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', '9.9', 0.1),
         tile=128,
         overlap=64,
         acquisition_id='acq-1',
@@ -161,7 +163,7 @@ def test_empty_result_writes_an_empty_layer(tmp_path: Path) -> None:
     )
     found = detect_scene(
         tmp_path / 'dark.tif',
-        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test'),
+        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test', 0.1),
         tile=64,
         overlap=0,
     )
@@ -173,7 +175,7 @@ def test_empty_result_writes_an_empty_layer(tmp_path: Path) -> None:
 
 def test_bad_inputs(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
-    loaded = LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test')
+    loaded = LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test', 0.1)
     with pytest.raises(InputError, match='multiple of 32'):
         detect_scene(tmp_path / 'scene.tif', loaded, tile=100)
     with pytest.raises(InputError, match='batch_size'):

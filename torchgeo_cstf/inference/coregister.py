@@ -142,20 +142,65 @@ def plan_windows(area: Window, size: int, count: int) -> list[Window]:
     return list(dict.fromkeys(windows))
 
 
-def _query_window(
-    ref: RasterInfo, qry: RasterInfo, window: Window, margin: float
-) -> Window:
-    """The query window covering a reference window (by the georeferences) plus margin."""
-    cols = [window.col_off, window.col_off + window.width] * 2
-    rows = [window.row_off] * 2 + [window.row_off + window.height] * 2
-    x, y = pixel_to_map(ref.transform, cols, rows)
+def georeference_affine(
+    ref: RasterInfo, qry: RasterInfo, window: Window
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Window pixel → query pixel map implied by the two georeferences (2×3).
+
+    Fitted (least squares) on the window's corners and centre, so it is exact
+    between rasters in the same CRS and a close affine approximation otherwise.
+    """
+    u = np.array([0.0, 1.0, 0.0, 1.0, 0.5]) * window.width
+    v = np.array([0.0, 0.0, 1.0, 1.0, 0.5]) * window.height
+    x, y = pixel_to_map(ref.transform, u + window.col_off, v + window.row_off)
     qx, qy = reproject_xy(x, y, ref.crs, qry.crs)
     qc, qr = map_to_pixel(qry.transform, qx, qy)
-    pad = margin * max(qc.max() - qc.min(), qr.max() - qr.min())
-    col0, row0 = math.floor(qc.min() - pad), math.floor(qr.min() - pad)
-    return Window(
-        col0, row0, math.ceil(qc.max() + pad) - col0, math.ceil(qr.max() + pad) - row0
+    design = np.stack((u, v, np.ones_like(u)), axis=1)
+    solution, *_ = np.linalg.lstsq(design, np.stack((qc, qr), axis=1), rcond=None)
+    affine: np.ndarray[Any, np.dtype[np.float64]] = solution.T
+    return affine
+
+
+def resample_query(
+    src: Any, affine: np.ndarray[Any, Any], height: int, width: int
+) -> np.ndarray[Any, Any]:
+    """The query resampled into a reference window's frame (bilinear; 0 outside).
+
+    Args:
+        src: the open query dataset.
+        affine: window pixel → query pixel map (2×3, continuous coordinates).
+        height: window rows.
+        width: window columns.
+
+    Returns:
+        (C, height, width) array in the query's dtype.
+    """
+    corners = affine @ np.array(
+        [[0.0, width, 0.0, width], [0.0, 0.0, height, height], [1.0, 1.0, 1.0, 1.0]]
     )
+    col0, row0 = math.floor(corners[0].min()) - 2, math.floor(corners[1].min()) - 2
+    col1, row1 = math.ceil(corners[0].max()) + 2, math.ceil(corners[1].max()) + 2
+    data = read_window(src, Window(col0, row0, col1 - col0, row1 - row0)).array
+    # continuous coordinates: array index i holds the pixel centred at i + 0.5
+    a, b, c = affine[0]
+    d, e, f = affine[1]
+    inverse_map = np.array(
+        [[a, b, 0.5 * (a + b) + c - 0.5 - col0], [d, e, 0.5 * (d + e) + f - 0.5 - row0]]
+    )
+    out = np.stack(
+        [
+            cv2.warpAffine(
+                band.astype(np.float32),
+                inverse_map,
+                (width, height),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            for band in data
+        ]
+    )
+    return out
 
 
 def coregister(
@@ -163,9 +208,8 @@ def coregister(
     query: str | os.PathLike[str],
     model: CSTFMatcher | str | os.PathLike[str] = 'cstf_matcher_resnet18',
     *,
-    window: int = 512,
+    window: int = 1024,
     max_windows: int = 9,
-    margin: float = 0.15,
     transform_model: str = 'homography',
     min_confidence: float = 0.2,
     threshold: float = 3.0,
@@ -175,11 +219,13 @@ def coregister(
     """Find the transform that maps reference pixels to query pixels.
 
     The footprints are intersected in the reference CRS; up to ``max_windows``
-    reference windows of ``window`` pixels spread over the overlap are matched
-    with the query region their georeferences say they cover (grown by
-    ``margin`` of its size, for georeference errors, and resampled to the
-    window's size). All matches, in full-resolution pixels, feed one robust
-    fit (MAGSAC++) of the whole scene.
+    reference windows of ``window`` pixels spread over the overlap are each
+    matched with the query resampled into the window's frame by the affine map
+    the two georeferences imply (so the matcher only has to find the
+    georeference's residual error, whatever the two rasters' CRSs, pixel sizes
+    and orientations). Matches are mapped back to full-resolution query pixels
+    through that affine map, and all of them feed one robust fit (MAGSAC++) of
+    the whole scene.
 
     Args:
         reference: the reference raster (the grid to align to).
@@ -187,7 +233,6 @@ def coregister(
         model: matcher (instance, weights name or checkpoint; see :func:`match`).
         window: reference window side in pixels.
         max_windows: windows to match (a square grid: 1, 4, 9, 16, ...).
-        margin: share of the window added around the query region.
         transform_model: ``homography`` or ``affine``.
         min_confidence: drop matches less probable than this.
         threshold: inlier threshold of the robust fit, in query pixels.
@@ -217,39 +262,25 @@ def coregister(
             ref_data = read_window(ref_src, ref_window)
             if ref_data.valid.mean() < MIN_VALID_SHARE:
                 continue
-            qry_window = _query_window(ref, qry, ref_window, margin)
-            factor = max(qry_window.width, qry_window.height) / (
-                max(ref_window.width, ref_window.height) * (1 + 2 * margin)
-            )
-            out_shape = (
-                qry.count,
-                max(round(qry_window.height / factor), 32),
-                max(round(qry_window.width / factor), 32),
-            )
-            qry_pixels = qry_src.read(
-                window=qry_window, out_shape=out_shape, boundless=True, fill_value=0
-            )
+            affine = georeference_affine(ref, qry, ref_window)
+            height, width = int(ref_window.height), int(ref_window.width)
+            qry_pixels = resample_query(qry_src, affine, height, width)
             found = match(
                 ref_data.array,
                 qry_pixels,
                 matcher,
                 min_confidence=min_confidence,
-                max_size=max(out_shape[1:] + ref_data.array.shape[1:]),
+                max_size=max(height, width),
                 device=device,
             ).matches
             if len(found.confidence) == 0:
                 continue
             used.append(ref_window)
-            ref_xy.append(
-                found.ref_xy.double()
-                + torch.tensor([ref_window.col_off, ref_window.row_off])
-            )
-            scale = torch.tensor(
-                [qry_window.width / out_shape[2], qry_window.height / out_shape[1]]
-            )
+            offset = torch.tensor([ref_window.col_off, ref_window.row_off])
+            ref_xy.append(found.ref_xy.double() + offset)
             qry_xy.append(
-                found.query_xy.double() * scale
-                + torch.tensor([qry_window.col_off, qry_window.row_off])
+                found.query_xy.double() @ torch.from_numpy(affine[:, :2]).T
+                + torch.from_numpy(affine[:, 2])
             )
             conf.append(found.confidence)
     if not ref_xy:

@@ -38,12 +38,16 @@ class LoadedDetector:
         name: the model's name (registry name, or the checkpoint's file name).
         version: the package version and, for released weights, the weights'
             member name, e.g. ``0.1.0+SYNTHETIC``.
+        score_threshold: the operating threshold for reported objects: the
+            weights' ``meta['score_threshold']`` (chosen where precision and
+            recall balance), else the model's own (low, meant for mAP).
     """
 
     model: CSTFDetector
     class_names: list[str]
     name: str
     version: str
+    score_threshold: float
 
 
 def _names(count: int, given: Any) -> list[str]:
@@ -73,6 +77,7 @@ def _from_checkpoint(path: Path) -> LoadedDetector:
         _names(model.num_classes, hparams.get('class_names')),
         path.stem,
         __version__,
+        model.score_threshold,
     )
 
 
@@ -100,7 +105,11 @@ def resolve_detector(
         return model
     if isinstance(model, CSTFDetector):
         return LoadedDetector(
-            model.eval(), _names(model.num_classes, None), 'CSTFDetector', __version__
+            model.eval(),
+            _names(model.num_classes, None),
+            'CSTFDetector',
+            __version__,
+            model.score_threshold,
         )
     text = str(model)
     detectors = [name for name in list_models() if name.startswith('cstf_detector')]
@@ -134,9 +143,11 @@ def _from_member(name: str, member: Any) -> LoadedDetector:
     built = get_model(name, weights=member)
     if not isinstance(built, CSTFDetector):
         raise InputError('model', f'{name} is not a detector')
+    meta = member.value.meta
     return LoadedDetector(
         built,
-        _names(built.num_classes, member.value.meta.get('classes')),
+        _names(built.num_classes, meta.get('classes')),
         name,
         f'{__version__}+{member.name}',
+        float(meta.get('score_threshold', built.score_threshold)),
     )

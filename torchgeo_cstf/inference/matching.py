@@ -19,7 +19,7 @@ from ..io.coords import parse_crs, pixel_to_map, reproject_xy
 from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster
 from ..models.matcher import CSTFMatcher, Matches
-from ..models.registry import get_model
+from ..models.registry import WEIGHTS, get_model
 from ..models.transform import Transform, TransformModel, estimate_transform
 
 ImageInput = str | os.PathLike[str] | np.ndarray[Any, Any] | Tensor
@@ -165,7 +165,10 @@ def resolve_matcher(model: CSTFMatcher | str | os.PathLike[str]) -> CSTFMatcher:
     if isinstance(model, CSTFMatcher):
         return model
     if isinstance(model, str) and not os.path.exists(model):
-        if '.' not in model:
+        if model in WEIGHTS:  # a model with shipped weights: use them
+            member = next(iter(WEIGHTS[model].__members__.values()))
+            built = get_model(model, weights=member)
+        elif '.' not in model:
             warnings.warn(
                 f'{model}: no weights given, the matcher is randomly initialised',
                 stacklevel=3,
@@ -200,8 +203,8 @@ def match(
         reference: raster path, array or tensor ((C, H, W), any dtype).
         query: raster path, array or tensor.
         model: a :class:`CSTFMatcher`, a weights name or checkpoint path for
-            ``cstf_matcher_resnet18``, or a model name (random weights: a
-            warning is raised).
+            ``cstf_matcher_resnet18``, or a model name (its shipped weights,
+            if any; otherwise random weights and a warning).
         transform_model: ``homography`` or ``affine``.
         min_confidence: drop matches less probable than this.
         max_size: images are downsampled so their long side is at most this.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,16 @@ class SceneDetections:
     def overhead(self) -> float:
         """Time outside the model divided by model time."""
         return (self.seconds - self.model_seconds) / max(self.model_seconds, 1e-9)
+
+    def above(self, threshold: float) -> SceneDetections:
+        """The detections scoring at least ``threshold``."""
+        keep = self.scores >= threshold
+        return replace(
+            self,
+            boxes=self.boxes[keep],
+            scores=self.scores[keep],
+            labels=self.labels[keep],
+        )
 
     def counts(self) -> dict[str, int]:
         """Objects per class name."""
@@ -149,7 +159,9 @@ def detect_scene(
         device: where the model runs (``cpu``, ``cuda``, ``cuda:1``).
         reference: a co-registered earlier acquisition on the same grid; the
             detector then uses temporal fusion.
-        score_threshold: minimum score (default the model's).
+        score_threshold: minimum score (default the detector's operating
+            threshold, see :class:`LoadedDetector`; pass a low value such as
+            0.05 to compute mAP).
         nms_threshold: IoU of the merge NMS (default the model's).
         acquisition_id: identifier written with each object (default the
             file stem).
@@ -169,8 +181,9 @@ def detect_scene(
     start = time.perf_counter()
     loaded = resolve_detector(model)
     detector = loaded.model.to(device)
-    if score_threshold is not None:
-        detector.score_threshold = score_threshold
+    detector.score_threshold = (
+        loaded.score_threshold if score_threshold is None else score_threshold
+    )
     reader = TileReader(
         raster,
         detector.in_channels,

@@ -1,0 +1,7 @@
+"""``python -m torchgeo_cstf.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
