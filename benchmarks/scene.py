@@ -1,0 +1,179 @@
+"""Scene-level detection: wall time, tiles/s, peak RSS and pipeline overhead.
+
+For each scene size (default 2048², 8192², 20480² px, 3-band uint8 GeoTIFFs
+made by tiling one synthetic 2048² scene, so no generator cost enters), a fresh
+Python process runs :func:`torchgeo_cstf.inference.detect_scene` with the demo
+detector and reports:
+
+- wall time and tiles/s;
+- model time (forward, decoding and per-tile NMS) and the pipeline overhead,
+  ``(wall - model) / model``: reading, normalising, queueing, merging;
+- peak resident memory of the process (``ru_maxrss``), which must not grow
+  with the scene: tiles are read by a background thread into a bounded queue.
+
+The peer is the model itself, timed inside the same run around each batch's
+forward pass: the overhead is what the pipeline adds to it. Targets of the issue: overhead ≤ 10 %, peak RSS within ±10 % from
+the smallest to the largest scene.
+
+Usage: python benchmarks/scene.py [--sizes 2048 8192 20480] [--tile 1024]
+       [--out benchmarks/results/scene.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from matplotlib.figure import Figure
+from rasterio.windows import Window
+
+from torchgeo_cstf import __version__
+from torchgeo_cstf.datasets.synthetic import synthesize_scene
+
+BASE = 2048
+
+
+def write_tiled_scene(path: Path, size: int) -> None:
+    """A size² scene made of copies of one synthetic 2048² scene, written by strips."""
+    base = synthesize_scene((BASE, BASE), seed=11).image
+    profile = {
+        'driver': 'GTiff',
+        'width': size,
+        'height': size,
+        'count': 3,
+        'dtype': 'uint8',
+        'crs': 'EPSG:32633',
+        'transform': rasterio.Affine(0.5, 0, 400000, 0, -0.5, 5300000),
+        'tiled': True,
+        'blockxsize': 512,
+        'blockysize': 512,
+        'compress': 'deflate',
+        'BIGTIFF': 'IF_SAFER',
+    }
+    with rasterio.open(path, 'w', **profile) as dst:
+        for row in range(0, size, BASE):
+            height = min(BASE, size - row)
+            strip = np.tile(base[:, :height], (1, 1, -(-size // BASE)))[..., :size]
+            dst.write(strip, window=Window(0, row, size, height))
+
+
+def child(path: str, tile: int, batch_size: int) -> None:
+    """Run one scene in this process and print its figures as JSON."""
+    import torch
+
+    from torchgeo_cstf.inference import detect_scene
+
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    result = detect_scene(path, tile=tile, batch_size=batch_size)
+    print(
+        json.dumps(
+            {
+                'seconds': result.seconds,
+                'model_seconds': result.model_seconds,
+                'tiles': result.tiles,
+                'objects': len(result),
+                'tiles_per_s': result.tiles / result.seconds,
+                'overhead': result.overhead,
+                'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                / 1024,
+            }
+        )
+    )
+
+
+def plot(rows: list[dict[str, float]], path: Path) -> None:
+    """Overhead and peak RSS against scene size."""
+    figure = Figure(figsize=(10, 4), layout='constrained')
+    left, right = figure.subplots(1, 2)
+    labels = [f'{int(r["size"])}²' for r in rows]
+    left.bar(labels, [100 * r['overhead'] for r in rows], color='#4c72b0')
+    left.axhline(10, color='red', ls='--', lw=1, label='target 10 %')
+    left.set_ylabel('pipeline overhead (% of model time)')
+    left.legend()
+    right.bar(labels, [r['peak_rss_mb'] for r in rows], color='#55a868')
+    right.set_ylabel('peak RSS (MiB)')
+    for ax in (left, right):
+        ax.set_xlabel('scene size (px)')
+    figure.suptitle('detect_scene: tiled inference cost (CPU)')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    """Run the benchmark (or, with --child, one scene)."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[2048, 8192, 20480])
+    parser.add_argument('--tile', type=int, default=1024)
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument(
+        '--out', type=Path, default=Path('benchmarks/results/scene.json')
+    )
+    parser.add_argument(
+        '--figure', type=Path, default=Path('docs/assets/scene_benchmark.png')
+    )
+    parser.add_argument('--child', default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.tile, args.batch_size)
+        return
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for size in args.sizes:
+            path = Path(folder) / f'scene_{size}.tif'
+            start = time.perf_counter()
+            write_tiled_scene(path, size)
+            written = time.perf_counter() - start
+            output = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    '--child',
+                    str(path),
+                    '--tile',
+                    str(args.tile),
+                    '--batch-size',
+                    str(args.batch_size),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            row = {'size': size, 'write_seconds': written, **json.loads(output)}
+            rows.append(row)
+            print(
+                f'{size:>6}²: {row["tiles"]:>4} tiles, {row["seconds"]:8.1f} s, '
+                f'{row["tiles_per_s"]:.2f} tiles/s, overhead '
+                f'{100 * row["overhead"]:.1f} %, peak RSS {row["peak_rss_mb"]:.0f} MiB'
+            )
+            path.unlink()
+    rss = [r['peak_rss_mb'] for r in rows]
+    report = {
+        'version': __version__,
+        'machine': platform.platform(),
+        'processor': platform.processor(),
+        'tile': args.tile,
+        'batch_size': args.batch_size,
+        'rows': rows,
+        'rss_spread': (max(rss) - min(rss)) / min(rss),
+        'max_overhead': max(r['overhead'] for r in rows),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + '\n')
+    plot(rows, args.figure)
+    print(
+        f'peak RSS spread {100 * report["rss_spread"]:.1f} %, max overhead '
+        f'{100 * report["max_overhead"]:.1f} %; {args.out}, {args.figure}'
+    )
+
+
+if __name__ == '__main__':
+    main()
