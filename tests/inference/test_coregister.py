@@ -40,7 +40,7 @@ def test_overlap_and_window_plan(tmp_path: Path) -> None:
         tmp_path / 'right.tif',
         _texture(300, 200)[None],
         crs='EPSG:32633',
-        transform=REF_TRANSFORM * Affine.translation(200, 0),
+        transform=REF_TRANSFORM @ Affine.translation(200, 0),
     )
     ref = read_raster_info(tmp_path / 'ref.tif')
     area = overlap_in_reference(ref, read_raster_info(tmp_path / 'right.tif'))
@@ -57,7 +57,7 @@ def test_overlap_and_window_plan(tmp_path: Path) -> None:
         tmp_path / 'far.tif',
         _texture(100, 100)[None],
         crs='EPSG:32633',
-        transform=REF_TRANSFORM * Affine.translation(5000, 0),
+        transform=REF_TRANSFORM @ Affine.translation(5000, 0),
     )
     with pytest.raises(NoOverlapError, match='does not overlap'):
         overlap_in_reference(ref, read_raster_info(tmp_path / 'far.tif'))
@@ -97,7 +97,7 @@ def test_warp_puts_the_query_on_the_reference_grid(tmp_path: Path) -> None:
         tmp_path / 'query.tif',
         query,
         crs='EPSG:32633',
-        transform=REF_TRANSFORM * Affine.translation(3, 3),  # georeference off
+        transform=REF_TRANSFORM @ Affine.translation(3, 3),  # georeference off
         nodata=0,
     )
     matrix = np.array([[1.0, 0.0, 7.0], [0.0, 1.0, -5.0], [0.0, 0.0, 1.0]])
@@ -128,7 +128,7 @@ def test_tie_points_and_errors(tmp_path: Path) -> None:
         tmp_path / 'query.tif',
         ref[None],
         crs='EPSG:32633',
-        transform=REF_TRANSFORM * Affine.translation(2, 0),
+        transform=REF_TRANSFORM @ Affine.translation(2, 0),
     )
     result = _result(tmp_path, np.eye(3))
     write_tie_points(result, tmp_path / 'ties.gpkg')

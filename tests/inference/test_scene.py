@@ -61,6 +61,10 @@ class BlobDetector(CSTFDetector):
         return results
 
 
+def _blobs(version: str = 'test') -> LoadedDetector:
+    return LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', version, 0.1)
+
+
 def _scene(path: Path, boxes: np.ndarray, size: int = 400) -> None:
     image = np.zeros((size, size), np.uint8)
     corners = cxcywhr_to_poly(torch.tensor(boxes, dtype=torch.float64)).numpy()
@@ -108,12 +112,7 @@ def test_nodata_tiles_are_skipped_and_objects_on_nodata_dropped(tmp_path: Path) 
     # uint16 is stretched between the 2nd and 98th percentiles of valid pixels
     assert reader.normalisation.low.tolist() == [1000.0] * 3
     assert tiles[0].pixels.max() == 1.0 and tiles[0].pixels.min() == 0.0
-    found = detect_scene(
-        tmp_path / 'half.tif',
-        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test', 0.1),
-        tile=128,
-        overlap=0,
-    )
+    found = detect_scene(tmp_path / 'half.tif', _blobs(), tile=128, overlap=0)
     assert len(found) == 1
     torch.testing.assert_close(
         found.boxes[0, :4], torch.tensor([70.0, 50.0, 60.0, 20.0], dtype=torch.float64)
@@ -124,7 +123,7 @@ def test_features_are_in_map_units(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
     found = detect_scene(
         tmp_path / 'scene.tif',
-        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', '9.9', 0.1),
+        _blobs('9.9'),
         tile=128,
         overlap=64,
         acquisition_id='acq-1',
@@ -161,12 +160,7 @@ def test_empty_result_writes_an_empty_layer(tmp_path: Path) -> None:
         crs='EPSG:32633',
         transform=TRANSFORM,
     )
-    found = detect_scene(
-        tmp_path / 'dark.tif',
-        LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test', 0.1),
-        tile=64,
-        overlap=0,
-    )
+    found = detect_scene(tmp_path / 'dark.tif', _blobs(), tile=64, overlap=0)
     assert len(found) == 0
     write_detections(found, tmp_path / 'none.gpkg')
     with fiona.open(tmp_path / 'none.gpkg') as layer:
@@ -175,7 +169,7 @@ def test_empty_result_writes_an_empty_layer(tmp_path: Path) -> None:
 
 def test_bad_inputs(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
-    loaded = LoadedDetector(BlobDetector(), ['small', 'large'], 'blobs', 'test', 0.1)
+    loaded = _blobs()
     with pytest.raises(InputError, match='multiple of 32'):
         detect_scene(tmp_path / 'scene.tif', loaded, tile=100)
     with pytest.raises(InputError, match='batch_size'):
