@@ -47,6 +47,7 @@ from torchgeo_cstf.datasets.synthetic.plot import display_image, draw_boxes
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision
 from torchgeo_cstf.models import CSTFDetector
 from torchgeo_cstf.ops import canonicalize_cxcywhr, cxcywhr_to_xyxy
+from torchgeo_cstf.tasks.schedule import warmup_cosine_factor
 
 FUSIONS = ('concat', 'sum', 'ca', 'sca', 'none')
 CLASSES = ('ship', 'plane', 'vehicle')
@@ -75,15 +76,9 @@ def schedule(model: nn.Module, steps: int, lr: float) -> tuple[Any, Any]:
     optimiser = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4
     )
-    warm = max(steps // 20, 1)
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(steps - warm, 1)
-        return 0.5 * (1 + torch.cos(torch.tensor(torch.pi * progress)).item())
-
-    return optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+    return optimiser, torch.optim.lr_scheduler.LambdaLR(
+        optimiser, warmup_cosine_factor(steps, 0.05)
+    )
 
 
 def train(

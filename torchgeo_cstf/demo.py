@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .datasets.synthetic import PairTruth, generate_pair
+from .datasets.synthetic.warps import apply_homography
 from .inference.coregister import coregister, warp_to_reference, write_tie_points
 from .inference.detectors import resolve_detector
 from .inference.outputs import write_detections, write_quicklook
@@ -103,9 +104,7 @@ def _grid_rmse(
         & (true_xy[:, 0] <= truth.query.width)
         & (true_xy[:, 1] <= truth.query.height)
     )
-    homogeneous = np.concatenate([points, np.ones((len(points), 1))], axis=1)
-    projected = homogeneous @ estimated.T
-    estimate_xy = projected[:, :2] / projected[:, 2:3]
+    estimate_xy = apply_homography(estimated, points)
     error = np.linalg.norm(estimate_xy - true_xy, axis=1)[inside]
     return float(np.sqrt(np.mean(error**2))) if error.size else float('nan')
 

@@ -17,6 +17,7 @@ from rasterio.windows import Window
 from shapely.geometry import Point
 from tqdm import tqdm
 
+from ..datasets.synthetic.warps import apply_homography
 from ..errors import CRSError, InputError, NoOverlapError
 from ..io.atomic import atomic_output, temporary_sibling
 from ..io.coords import map_to_pixel, parse_crs, pixel_to_map, reproject_xy
@@ -291,17 +292,9 @@ def coregister(
     fitted = estimate_transform(matches, transform_model, threshold=threshold)  # type: ignore[arg-type]
     residuals = np.full(len(matches.confidence), np.nan)
     if fitted is not None:
-        predicted = _apply(fitted.matrix, matches.ref_xy.numpy())
+        predicted = apply_homography(fitted.matrix, matches.ref_xy.numpy())
         residuals = np.linalg.norm(predicted - matches.query_xy.numpy(), axis=1)
     return Coregistration(ref, qry, matches, fitted, used, residuals)
-
-
-def _apply(
-    matrix: np.ndarray[Any, Any], xy: np.ndarray[Any, Any]
-) -> np.ndarray[Any, Any]:
-    points = np.concatenate([xy, np.ones((len(xy), 1))], axis=1) @ matrix.T
-    projected: np.ndarray[Any, Any] = points[:, :2] / points[:, 2:3]
-    return projected
 
 
 def write_tie_points(
@@ -420,7 +413,7 @@ def _warp_strip(
         np.arange(row, row + height, dtype=np.float64) + 0.5,
     )
     points = np.stack((cols.ravel(), rows.ravel()), axis=1)
-    qxy = _apply(matrix, points).reshape(height, width, 2)
+    qxy = apply_homography(matrix, points).reshape(height, width, 2)
     out = np.full((src.count, height, width), nodata, dtype=src.dtypes[0])
     finite = np.isfinite(qxy).all(axis=2)
     if not finite.any():

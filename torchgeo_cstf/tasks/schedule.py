@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from lightning.pytorch import Trainer
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
@@ -12,6 +12,27 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 from ..errors import InputError
+
+
+def warmup_cosine_factor(total: int, warmup: float) -> Callable[[int], float]:
+    """Learning-rate factor of each step: linear warm-up, then cosine decay to 0.
+
+    Args:
+        total: number of steps.
+        warmup: share of the steps spent warming up linearly from 0.
+
+    Returns:
+        step → factor in (0, 1], for :class:`~torch.optim.lr_scheduler.LambdaLR`.
+    """
+    warm = max(int(warmup * total), 1)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = min((step - warm) / max(total - warm, 1), 1.0)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def warmup_cosine_adamw(
@@ -47,15 +68,7 @@ def warmup_cosine_adamw(
             'max_steps',
             'the warm-up/cosine schedule needs a finite max_steps or max_epochs',
         )
-    total = max(int(estimate), 1)
-    warm = max(int(warmup * total), 1)
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        progress = min((step - warm) / max(total - warm, 1), 1.0)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-
+    factor = warmup_cosine_factor(max(int(estimate), 1), warmup)
     return {
         'optimizer': optimizer,
         'lr_scheduler': {'scheduler': LambdaLR(optimizer, factor), 'interval': 'step'},
