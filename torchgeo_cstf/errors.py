@@ -81,6 +81,36 @@ class NoOverlapError(InputError):
     code = 'NO_OVERLAP'
 
 
+class ModelNotFoundError(InputNotFoundError):
+    """A model name, weights name or checkpoint path names no usable model."""
+
+    code = 'MODEL_NOT_FOUND'
+
+
+class PathNotAllowedError(InputError, PermissionError):
+    """A job names a path outside the configured allowed roots."""
+
+    code = 'PATH_NOT_ALLOWED'
+
+
+class JobSpecError(InputError):
+    """A job specification is malformed (missing field, wrong type, bad value)."""
+
+    code = 'BAD_JOB_SPEC'
+
+
+class ConfigError(CSTFError, ValueError):
+    """The job system's configuration (environment variables) is inconsistent."""
+
+    code = 'BAD_CONFIG'
+
+
+class JobCancelledError(CSTFError):
+    """A job was cancelled while it ran."""
+
+    code = 'CANCELLED'
+
+
 class OutputError(CSTFError, OSError):
     """An output could not be written (permissions, full disk, bad format)."""
 

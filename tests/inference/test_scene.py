@@ -10,8 +10,11 @@ from torch import Tensor
 
 from torchgeo_cstf.errors import InputError, InputNotFoundError, NotARasterError
 from torchgeo_cstf.inference import (
+    count_tiles,
     detect_scene,
+    detect_tiles,
     detection_features,
+    merge_detections,
     write_detections,
     write_quicklook,
 )
@@ -37,7 +40,10 @@ class BlobDetector(CSTFDetector):
         self.calls: list[tuple[int, ...]] = []
 
     def predict(
-        self, image: Tensor, reference: Tensor | None = None
+        self,
+        image: Tensor,
+        reference: Tensor | None = None,
+        score_threshold: float | None = None,
     ) -> list[dict[str, Tensor]]:
         self.calls.append(tuple(image.shape))
         results = []
@@ -51,11 +57,13 @@ class BlobDetector(CSTFDetector):
                 (cx, cy), (w, h), angle = cv2.minAreaRect(points)
                 boxes.append([cx, cy, w + 1, h + 1, -angle])
             boxes_t = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 5)
+            scores = torch.linspace(0.9, 0.5, len(boxes_t))
+            keep = scores > (score_threshold or 0.0)
             results.append(
                 {
-                    'boxes': boxes_t,
-                    'scores': torch.linspace(0.9, 0.5, len(boxes_t)),
-                    'labels': (boxes_t[:, 2] * boxes_t[:, 3] > 500).long(),
+                    'boxes': boxes_t[keep],
+                    'scores': scores[keep],
+                    'labels': (boxes_t[keep, 2] * boxes_t[keep, 3] > 500).long(),
                 }
             )
         return results
@@ -97,6 +105,44 @@ def test_objects_cut_by_tiles_are_found_once(tmp_path: Path) -> None:
     assert found.above(0.89).info == found.info
     assert 0 < found.model_seconds <= found.seconds
     assert all(call[1:] == (3, 128, 128) for call in detector.calls)
+
+
+def test_tiles_detected_in_parts_merge_to_the_whole_scene(tmp_path: Path) -> None:
+    _scene(tmp_path / 'scene.tif', BOXES)
+    loaded = _blobs()
+    whole = detect_scene(tmp_path / 'scene.tif', loaded, tile=128, overlap=64)
+    assert count_tiles(tmp_path / 'scene.tif', 128, 64) == whole.tiles == 36
+    calls: list[tuple[int, int]] = []
+    parts = [
+        detect_tiles(
+            tmp_path / 'scene.tif',
+            loaded,
+            tiles=range(start, min(start + 10, 36)),
+            tile=128,
+            overlap=64,
+            batch_size=4,
+            on_tiles=lambda done, total: calls.append((done, total)),
+        )
+        for start in range(0, 36, 10)
+    ]
+    assert [p.tiles for p in parts] == [10, 10, 10, 6]
+    assert calls[:4] == [(4, 10), (8, 10), (10, 10), (10, 10)]
+    assert sum(len(p) for p in parts) > len(whole)  # overlaps see objects twice
+    merged = merge_detections(parts)
+    assert torch.equal(merged.boxes, whole.boxes)
+    assert torch.equal(merged.scores, whole.scores)
+    assert torch.equal(merged.labels, whole.labels)
+    assert merged.tiles == 36
+    # a threshold per call, without touching the model
+    strict = detect_scene(
+        tmp_path / 'scene.tif', loaded, tile=128, overlap=64, score_threshold=0.95
+    )
+    assert len(strict) == 0
+    assert loaded.model.score_threshold == 0.05
+    with pytest.raises(InputError, match='outside the plan of 36'):
+        detect_tiles(tmp_path / 'scene.tif', loaded, tiles=[36], tile=128, overlap=64)
+    with pytest.raises(InputError, match='no detections'):
+        merge_detections([])
 
 
 def test_nodata_tiles_are_skipped_and_objects_on_nodata_dropped(tmp_path: Path) -> None:

@@ -4,17 +4,26 @@ from .detectors import LoadedDetector, resolve_detector
 from .matching import MatchResult, fit_bands, load_image, match
 from .outputs import detection_features, write_detections, write_quicklook
 from .plot import plot_matches
-from .scene import SceneDetections, detect_scene
+from .scene import (
+    SceneDetections,
+    count_tiles,
+    detect_scene,
+    detect_tiles,
+    merge_detections,
+)
 
 __all__ = (
     'LoadedDetector',
     'MatchResult',
     'SceneDetections',
+    'count_tiles',
     'detect_scene',
+    'detect_tiles',
     'detection_features',
     'fit_bands',
     'load_image',
     'match',
+    'merge_detections',
     'plot_matches',
     'resolve_detector',
     'write_detections',

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .. import __version__
-from ..errors import InputError, InputNotFoundError
+from ..errors import InputError, ModelNotFoundError
 from ..models.detector import CSTFDetector
 from ..models.registry import WEIGHTS, get_model, get_weight, list_models
 from ..models.weights import load_checkpoint
@@ -97,9 +97,9 @@ def resolve_detector(
         The loaded detector in eval mode.
 
     Raises:
-        InputNotFoundError: a path that does not exist.
-        InputError: a name without weights, or a file that is not a detector
-            checkpoint.
+        ModelNotFoundError: an unknown name, a name without released weights
+            or a path that does not exist.
+        InputError: a file that is not a detector checkpoint.
     """
     if isinstance(model, LoadedDetector):
         return model
@@ -116,7 +116,7 @@ def resolve_detector(
     if text in detectors:
         if text not in WEIGHTS:
             released = sorted(name for name in detectors if name in WEIGHTS)
-            raise InputError(
+            raise ModelNotFoundError(
                 'model',
                 f'{text} has no released weights; pass a CSTFDetection checkpoint '
                 f'(.ckpt) or one of {released}',
@@ -133,8 +133,8 @@ def resolve_detector(
                 return _from_member(name, member)
         raise InputError('model', f'{text} are not detector weights')
     if path.suffix:
-        raise InputNotFoundError(path, 'no such checkpoint')
-    raise InputError(
+        raise ModelNotFoundError(path, 'no such checkpoint')
+    raise ModelNotFoundError(
         'model', f'unknown detector {text!r}; known: {detectors} or a .ckpt path'
     )
 

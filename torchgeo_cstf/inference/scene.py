@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..io.raster import RasterInfo
+from ..io.raster import RasterInfo, read_raster_info, tile_windows
 from ..models.detector import CSTFDetector
 from ..ops.boxes import canonicalize_cxcywhr, cxcywhr_to_xyxy
 from ..ops.nms import batched_rotated_nms
@@ -46,6 +46,7 @@ class SceneDetections:
         seconds: wall time of the whole call.
         model_seconds: time spent in the detector (forward, decoding, NMS of
             each batch), the rest being reading, normalising and merging.
+        nms_threshold: IoU threshold of the cross-tile merge.
     """
 
     boxes: Tensor
@@ -60,6 +61,7 @@ class SceneDetections:
     skipped: int
     seconds: float
     model_seconds: float
+    nms_threshold: float
 
     def __len__(self) -> int:
         """Number of objects."""
@@ -135,6 +137,7 @@ def detect_scene(
     acquisition_id: str | None = None,
     prefetch: int | None = None,
     progress: bool = False,
+    on_tiles: Callable[[int, int], None] | None = None,
 ) -> SceneDetections:
     """Detect oriented objects in a GeoTIFF of any size, band count and dtype.
 
@@ -148,7 +151,9 @@ def detect_scene(
 
     Per tile, boxes cut by an edge shared with a neighbouring tile are left to
     that neighbour (``overlap`` must exceed the largest object), then all boxes
-    are merged with class-wise rotated NMS.
+    are merged with class-wise rotated NMS. This is :func:`detect_tiles` on
+    every tile followed by :func:`merge_detections`; the job workers run the
+    same two steps with the tiles split across tasks, with identical results.
 
     Args:
         raster: the scene (a GeoTIFF with a CRS).
@@ -167,6 +172,7 @@ def detect_scene(
             file stem).
         prefetch: tiles read ahead (default ``2 × batch_size``).
         progress: show a progress bar (tiles/s) on stderr.
+        on_tiles: called with (tiles done, tiles planned) after each batch.
 
     Returns:
         The merged detections and timing figures.
@@ -174,16 +180,72 @@ def detect_scene(
     Raises:
         InputError: bad arguments, or an unusable raster or reference.
     """
+    start = time.perf_counter()
+    found = detect_tiles(
+        raster,
+        model,
+        tile=tile,
+        overlap=overlap,
+        batch_size=batch_size,
+        device=device,
+        reference=reference,
+        score_threshold=score_threshold,
+        nms_threshold=nms_threshold,
+        acquisition_id=acquisition_id,
+        prefetch=prefetch,
+        progress=progress,
+        on_tiles=on_tiles,
+    )
+    merged = merge_detections([found])
+    return replace(merged, seconds=time.perf_counter() - start)
+
+
+def count_tiles(raster: str | os.PathLike[str], tile: int, overlap: int) -> int:
+    """Tiles :func:`detect_scene` plans for a scene (reads the header only)."""
+    _check_tiling(tile)
+    info = read_raster_info(raster)
+    return sum(1 for _ in tile_windows(info.height, info.width, tile, overlap))
+
+
+def _check_tiling(tile: int) -> None:
     if tile <= 0 or tile % TILE_MULTIPLE:
         raise InputError('tile', f'must be a positive multiple of 32, got {tile}')
+
+
+def detect_tiles(
+    raster: str | os.PathLike[str],
+    model: CSTFDetector | LoadedDetector | str | os.PathLike[str],
+    *,
+    tiles: Sequence[int] | None = None,
+    tile: int = 1024,
+    overlap: int = 200,
+    batch_size: int = 2,
+    device: str | torch.device = 'cpu',
+    reference: str | os.PathLike[str] | None = None,
+    score_threshold: float | None = None,
+    nms_threshold: float | None = None,
+    acquisition_id: str | None = None,
+    prefetch: int | None = None,
+    progress: bool = False,
+    on_tiles: Callable[[int, int], None] | None = None,
+) -> SceneDetections:
+    """Detect objects in some tiles of a scene, without the cross-tile merge.
+
+    Arguments are those of :func:`detect_scene`, plus ``tiles``: indexes of
+    the tiles to process in the row-major plan (default all). The boxes are
+    in scene pixels, filtered by the tile-edge rule but not yet merged: pass
+    the results of all parts of a scene to :func:`merge_detections`.
+
+    Returns:
+        The unmerged detections of these tiles (``tiles`` counts them).
+    """
+    _check_tiling(tile)
     if batch_size < 1:
         raise InputError('batch_size', f'must be at least 1, got {batch_size}')
     start = time.perf_counter()
     loaded = resolve_detector(model)
     detector = loaded.model.to(device)
-    detector.score_threshold = (
-        loaded.score_threshold if score_threshold is None else score_threshold
-    )
+    threshold = loaded.score_threshold if score_threshold is None else score_threshold
     reader = TileReader(
         raster,
         detector.in_channels,
@@ -191,10 +253,12 @@ def detect_scene(
         overlap,
         prefetch if prefetch is not None else 2 * batch_size,
         reference,
+        tiles,
     )
     width, height = reader.info.width, reader.info.height
     found: list[tuple[Tensor, Tensor, Tensor]] = []
     model_seconds = 0.0
+    processed = 0
     bar = tqdm(total=len(reader), unit='tile', disable=not progress, desc='detect')
     with torch.inference_mode():
         for batch in _batches(iter(reader), batch_size):
@@ -207,7 +271,7 @@ def detect_scene(
             tick = time.perf_counter()
             results = [
                 {k: v.cpu().double() for k, v in r.items()}
-                for r in detector.predict(images, past)
+                for r in detector.predict(images, past, threshold)
             ]
             model_seconds += time.perf_counter() - tick
             for item, result in zip(batch, results, strict=True):
@@ -218,15 +282,18 @@ def detect_scene(
                 boxes[:, 1] += item.window.row_off
                 found.append((boxes, result['scores'][keep], result['labels'][keep]))
             bar.update(len(batch))
+            processed += len(batch)
+            if on_tiles is not None:
+                on_tiles(min(processed + reader.skipped, len(reader)), len(reader))
     bar.update(reader.skipped)
     bar.close()
-    boxes, scores, labels = _merge(
-        found, detector.nms_threshold if nms_threshold is None else nms_threshold
-    )
+    if on_tiles is not None:
+        on_tiles(len(reader), len(reader))
+    boxes, scores, labels = _concatenate(found)
     return SceneDetections(
         boxes,
         scores,
-        labels.long(),
+        labels,
         loaded.class_names,
         reader.info,
         acquisition_id or Path(raster).stem,
@@ -236,11 +303,52 @@ def detect_scene(
         reader.skipped,
         time.perf_counter() - start,
         model_seconds,
+        detector.nms_threshold if nms_threshold is None else nms_threshold,
     )
 
 
-def _merge(
-    found: Sequence[tuple[Tensor, Tensor, Tensor]], threshold: float
+def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
+    """Merge the detections of parts of one scene with class-wise rotated NMS.
+
+    Args:
+        parts: results of :func:`detect_tiles` on disjoint tile sets of one
+            scene (same model and settings).
+
+    Returns:
+        The merged detections by decreasing score; tiles, skipped tiles and
+        seconds add up over the parts.
+
+    Raises:
+        InputError: no parts, or parts of different scenes or models.
+    """
+    if not parts:
+        raise InputError('parts', 'no detections to merge')
+    first = parts[0]
+    for part in parts[1:]:
+        if (part.info.path, part.model_name, part.model_version) != (
+            first.info.path,
+            first.model_name,
+            first.model_version,
+        ):
+            raise InputError(
+                'parts', 'come from different scenes or models; cannot merge them'
+            )
+    boxes, scores, labels = _concatenate([(p.boxes, p.scores, p.labels) for p in parts])
+    kept = batched_rotated_nms(boxes, scores, labels, first.nms_threshold)
+    return replace(
+        first,
+        boxes=boxes[kept],
+        scores=scores[kept],
+        labels=labels[kept],
+        tiles=sum(p.tiles for p in parts),
+        skipped=sum(p.skipped for p in parts),
+        seconds=sum(p.seconds for p in parts),
+        model_seconds=sum(p.model_seconds for p in parts),
+    )
+
+
+def _concatenate(
+    found: Sequence[tuple[Tensor, Tensor, Tensor]],
 ) -> tuple[Tensor, Tensor, Tensor]:
     if not found:
         return (
@@ -248,8 +356,8 @@ def _merge(
             torch.zeros(0, dtype=torch.float64),
             torch.zeros(0, dtype=torch.long),
         )
-    boxes = torch.cat([f[0] for f in found])
-    scores = torch.cat([f[1] for f in found])
-    labels = torch.cat([f[2] for f in found]).long()
-    kept = batched_rotated_nms(boxes, scores, labels, threshold)
-    return boxes[kept], scores[kept], labels[kept]
+    return (
+        torch.cat([f[0] for f in found]),
+        torch.cat([f[1] for f in found]),
+        torch.cat([f[2] for f in found]).long(),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +127,8 @@ class TileReader:
         overlap: pixels shared by neighbouring tiles.
         prefetch: tiles read ahead.
         reference: optional co-registered earlier acquisition on the same grid.
+        indexes: the tiles to read, as indexes in the row-major plan of the
+            whole scene (default all).
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class TileReader:
         overlap: int,
         prefetch: int,
         reference: str | os.PathLike[str] | None = None,
+        indexes: Sequence[int] | None = None,
     ) -> None:
         """Open the scene and plan the tiles; see the class docstring."""
         with open_raster(path) as src:
@@ -150,9 +153,15 @@ class TileReader:
         self.path = path
         self.channels = channels
         self.tile = tile
-        self.windows = list(
-            tile_windows(self.info.height, self.info.width, tile, overlap)
-        )
+        windows = list(tile_windows(self.info.height, self.info.width, tile, overlap))
+        if indexes is not None:
+            outside = [i for i in indexes if not 0 <= i < len(windows)]
+            if outside:
+                raise InputError(
+                    'tiles', f'indexes {outside[:5]} outside the plan of {len(windows)}'
+                )
+            windows = [windows[i] for i in indexes]
+        self.windows = windows
         self.skipped = 0
         self._queue: queue.Queue[Tile | BaseException | None] = queue.Queue(
             max(prefetch, 1)

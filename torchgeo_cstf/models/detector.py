@@ -389,28 +389,38 @@ class CSTFDetector(nn.Module):
         }
 
     @torch.no_grad()
-    def predict(self, image: Tensor, reference: Tensor | None = None) -> Detections:
+    def predict(
+        self,
+        image: Tensor,
+        reference: Tensor | None = None,
+        score_threshold: float | None = None,
+    ) -> Detections:
         """Detections per image: ``boxes`` (N, 5) CXCYWHR, ``scores``, ``labels``.
 
         Args:
             image: (B, C, H, W) normalised images.
             reference: optional co-registered earlier acquisitions.
+            score_threshold: minimum score (default :attr:`score_threshold`).
 
         Returns:
             One dict per image, by decreasing score.
         """
-        return self.detections_from_outputs(self(image, reference))
+        return self.detections_from_outputs(self(image, reference), score_threshold)
 
     @torch.no_grad()
-    def detections_from_outputs(self, outputs: list[dict[str, Tensor]]) -> Detections:
+    def detections_from_outputs(
+        self, outputs: list[dict[str, Tensor]], score_threshold: float | None = None
+    ) -> Detections:
         """Detections of raw head outputs (see :meth:`predict`).
 
         Args:
             outputs: the result of :meth:`forward`.
+            score_threshold: minimum score (default :attr:`score_threshold`).
 
         Returns:
             One dict per image, by decreasing score.
         """
+        threshold = self.score_threshold if score_threshold is None else score_threshold
         points, level_ids = self._locations(outputs)
         probabilities = torch.sigmoid(self._flatten(outputs, 'logits'))
         centerness = torch.sigmoid(self._flatten(outputs, 'centerness'))
@@ -421,7 +431,7 @@ class CSTFDetector(nn.Module):
         results = []
         for b in range(scores_all.shape[0]):
             flat = scores_all[b].flatten()
-            keep = flat > self.score_threshold
+            keep = flat > threshold
             candidates = keep.nonzero()[:, 0]
             if len(candidates) > 4 * self.max_detections:
                 candidates = candidates[

@@ -10,7 +10,7 @@ from typing import Any
 from torch import nn
 from torchvision.models._api import WeightsEnum
 
-from ..errors import InputError
+from ..errors import InputError, ModelNotFoundError
 from .detector import CSTFDetector
 from .matcher import CSTFMatcher
 from .weights import load_checkpoint, load_weights
@@ -90,7 +90,9 @@ def get_weight(name: str) -> WeightsEnum:
             if f'{enum.__name__}.{member.name}' == name:
                 return member
     known = [f'{e.__name__}.{m.name}' for e in WEIGHTS.values() for m in e]
-    raise InputError('weights', f'unknown weights {name!r}; known: {known or "none"}')
+    raise ModelNotFoundError(
+        'weights', f'unknown weights {name!r}; known: {known or "none"}'
+    )
 
 
 def get_model(
@@ -115,17 +117,46 @@ def get_model(
         InputError: an unknown name or weights that do not fit the model.
     """
     if name not in BUILDERS:
-        raise InputError('name', f'unknown model {name!r}; known: {list_models()}')
-    member: WeightsEnum | None = None
-    if isinstance(weights, str) and '.' in weights and not os.path.exists(weights):
-        member = get_weight(weights)
-    elif isinstance(weights, Enum):
-        member = weights
+        raise ModelNotFoundError(
+            'name', f'unknown model {name!r}; known: {list_models()}'
+        )
+    member = _member(weights)
     if member is not None:
         kwargs = {**member.value.meta.get('model_kwargs', {}), **kwargs}
     model = BUILDERS[name](**kwargs)
     if weights is None:
         return model
+    load_into(model, member if member is not None else weights, name)
+    return model.eval()
+
+
+def _member(weights: WeightsEnum | str | os.PathLike[str] | None) -> WeightsEnum | None:
+    """The weights member ``weights`` names, or None for a path (or nothing)."""
+    if isinstance(weights, str) and '.' in weights and not os.path.exists(weights):
+        return get_weight(weights)
+    if isinstance(weights, Enum):
+        return weights
+    return None
+
+
+def load_into(
+    model: nn.Module,
+    weights: WeightsEnum | str | os.PathLike[str],
+    name: str | None = None,
+) -> None:
+    """Load weights into a built model, in place (all keys must fit).
+
+    Args:
+        model: the model.
+        weights: a weights enum member (or its name for :func:`get_weight`), or
+            a path to a Lightning checkpoint or a state dict.
+        name: the model's name for error messages (default its class name).
+
+    Raises:
+        InputError: weights that do not fit the model, or cannot be found.
+    """
+    name = name or type(model).__name__
+    member = _member(weights)
     state = load_weights(member) if member is not None else load_checkpoint(weights)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -136,4 +167,3 @@ def get_model(
             'weights',
             f'do not fit {name}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}',
         )
-    return model.eval()

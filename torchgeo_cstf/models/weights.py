@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 import torch
 from torchvision.models._api import Weights, WeightsEnum
 
-from ..errors import InputError, InputNotFoundError
+from ..errors import InputError, ModelNotFoundError
 from ..io.atomic import atomic_output
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def resolve_url(url: str) -> Path:
         A local path.
 
     Raises:
-        InputNotFoundError: a local file that does not exist.
+        ModelNotFoundError: a local file that does not exist.
     """
     parsed = urlparse(url)
     if parsed.scheme in ('http', 'https'):
@@ -62,7 +62,7 @@ def resolve_url(url: str) -> Path:
     else:
         path = Path(url)
     if not path.exists():
-        raise InputNotFoundError(path, 'no such weights file')
+        raise ModelNotFoundError(path, 'no such weights file')
     return path
 
 
@@ -107,7 +107,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     file = Path(path)
     if not file.exists():
-        raise InputNotFoundError(file, 'no such checkpoint')
+        raise ModelNotFoundError(file, 'no such checkpoint')
     data: dict[str, Any] = torch.load(file, map_location='cpu', weights_only=False)
     state: dict[str, Any] = data.get('state_dict', data)
     if any(key.startswith('model.') for key in state):

@@ -15,6 +15,7 @@ from torchgeo.tasks import BaseTask
 from ..metrics import OrientedMeanAveragePrecision
 from ..models.cstf import Fusion
 from ..models.detector import CSTFDetector, Detections
+from ..models.registry import load_into
 from .schedule import warmup_cosine_adamw
 
 #: validation batches whose first sample is plotted (when the logger can show figures)
@@ -85,6 +86,9 @@ class CSTFDetection(BaseTask):
         channels: pyramid channels.
         pretrained: start the trunk from timm's ImageNet weights (downloaded
             once; only when asked for).
+        weights: start the whole detector from these weights (fine-tuning): a
+            weights name such as ``CSTFDetectorRegNetX002_Weights.SYNTHETIC``,
+            a Lightning checkpoint or a state dict; they must fit the model.
         temporal: fuse the batch's ``reference`` images (temporal fusion).
         class_names: class names, for per-class AP logging.
         score_threshold: minimum score of a detection.
@@ -109,6 +113,7 @@ class CSTFDetection(BaseTask):
         fusion: Fusion = 'concat',
         channels: int = 128,
         pretrained: bool = False,
+        weights: str | None = None,
         temporal: bool = False,
         class_names: Sequence[str] | None = None,
         score_threshold: float = 0.05,
@@ -119,6 +124,7 @@ class CSTFDetection(BaseTask):
         warmup: float = 0.05,
     ) -> None:
         """Initialise the task; see the class docstring for arguments."""
+        self.weights = weights
         super().__init__()
 
     def configure_models(self) -> None:
@@ -134,6 +140,8 @@ class CSTFDetection(BaseTask):
             max_detections=self.hparams['max_detections'],
             pretrained=self.hparams['pretrained'],
         )
+        if self.weights:
+            load_into(self.model, self.weights)
 
     def configure_metrics(self) -> None:
         """VOC07 and area mAP for validation and test."""
