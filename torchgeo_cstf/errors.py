@@ -81,6 +81,12 @@ class NoOverlapError(InputError):
     code = 'NO_OVERLAP'
 
 
+class NoTransformError(InputError):
+    """Matching found no consistent transform between two rasters."""
+
+    code = 'NO_TRANSFORM'
+
+
 class ModelNotFoundError(InputNotFoundError):
     """A model name, weights name or checkpoint path names no usable model."""
 
@@ -103,6 +109,12 @@ class ConfigError(CSTFError, ValueError):
     """The job system's configuration (environment variables) is inconsistent."""
 
     code = 'BAD_CONFIG'
+
+
+class BrokerUnavailableError(CSTFError, ConnectionError):
+    """Redis (broker or result backend) cannot be reached."""
+
+    code = 'BROKER_UNAVAILABLE'
 
 
 class JobCancelledError(CSTFError):

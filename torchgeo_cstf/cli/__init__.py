@@ -16,6 +16,7 @@ from ..errors import CSTFError
 from .demo import add_demo_command
 from .dota import add_dota_commands
 from .inference import add_inference_commands
+from .jobs import add_job_commands
 from .synth import add_synth_commands
 
 EXIT_USER_ERROR = 2
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     add_demo_command(commands)
     add_inference_commands(commands)
+    add_job_commands(commands)
     add_synth_commands(commands)
     add_dota_commands(commands)
     return parser

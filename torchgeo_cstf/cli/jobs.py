@@ -1,0 +1,356 @@
+"""``cstf submit``, ``status``, ``result``, ``cancel``, ``worker`` and ``watch``: the job queue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+#: exit code of ``cstf result`` / ``--wait`` when the job failed or was cancelled
+EXIT_JOB_FAILED = 1
+#: exit code of ``cstf result`` when the job has not ended yet
+EXIT_NOT_DONE = 3
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    names = ('tile', 'overlap', 'batch_size', 'score_threshold', 'crs', 'format')
+    found = {name: getattr(args, name) for name in names}
+    found['detector'] = args.detector
+    found['acquisition_id'] = args.acquisition_id
+    found['quicklook'] = not args.no_quicklook
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _matching(args: argparse.Namespace) -> dict[str, Any]:
+    found = {
+        'matcher': args.matcher,
+        'window': args.window,
+        'windows': args.windows,
+        'transform': args.transform,
+    }
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _follow(handle: Any, timeout: float | None) -> int:
+    """Show progress until the job ends; print its outcome."""
+    from tqdm import tqdm
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with tqdm(
+        total=100.0, unit='%', desc=handle.id, file=sys.stderr, disable=None
+    ) as bar:
+        while (state := handle.state) not in ('succeeded', 'failed', 'cancelled'):
+            if deadline is not None and time.monotonic() > deadline:
+                print(
+                    f'{handle.id}: still {state} after {timeout:g} s', file=sys.stderr
+                )
+                return EXIT_NOT_DONE
+            info = handle.info
+            if info:
+                bar.set_postfix_str(f'{info["stage"]} {info["done"]}/{info["total"]}')
+            bar.n = round(handle.progress or 0.0, 1)
+            bar.refresh()
+            time.sleep(0.5)
+        bar.n = 100.0
+        bar.refresh()
+    return _outcome(handle.manifest)
+
+
+def _outcome(manifest: dict[str, Any] | None) -> int:
+    assert manifest is not None
+    if manifest['status'] != 'succeeded':
+        error = manifest['error']
+        print(
+            f'{manifest["job_id"]}: {manifest["status"]}: {error["code"]}: '
+            f'{error["message"]}'
+        )
+        return EXIT_JOB_FAILED
+    outputs = ', '.join(manifest['outputs'].values())
+    print(f'{manifest["job_id"]}: succeeded: {outputs}')
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from ..jobs import submit_detection, submit_matching, submit_pipeline
+
+    if args.kind == 'detect':
+        handle = submit_detection(
+            args.scene,
+            output_dir=args.out,
+            reference=args.reference,
+            force=args.force,
+            **_parameters(args),
+        )
+    elif args.kind == 'match':
+        handle = submit_matching(
+            args.reference,
+            args.query,
+            output_dir=args.out,
+            force=args.force,
+            **_matching(args),
+        )
+    else:
+        handle = submit_pipeline(
+            args.reference,
+            args.query,
+            output_dir=args.out,
+            force=args.force,
+            parameters=_parameters(args),
+            **_matching(args),
+        )
+    print(handle.id)
+    if not handle.submitted:
+        print(
+            f'{handle.id}: submitted before ({handle.state}); use --force to '
+            'run it again',
+            file=sys.stderr,
+        )
+    return _follow(handle, args.timeout) if args.wait else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from ..jobs import get_job
+
+    handle = get_job(args.job)
+    state = handle.state
+    line = f'{handle.id}: {state}'
+    info = handle.info
+    if info:
+        line += (
+            f' {handle.progress:.0f} % ({info["stage"]} {info["done"]}/{info["total"]})'
+        )
+    print(line)
+    return 0
+
+
+def _result(args: argparse.Namespace) -> int:
+    from ..jobs import get_job
+
+    handle = get_job(args.job)
+    try:
+        manifest = handle.wait(args.timeout) if args.wait else handle.manifest
+    except TimeoutError as err:
+        print(err, file=sys.stderr)
+        return EXIT_NOT_DONE
+    if manifest is None:
+        print(f'{handle.id}: {handle.state}, no result yet', file=sys.stderr)
+        return EXIT_NOT_DONE
+    print(json.dumps(manifest, indent=2))
+    return 0 if manifest['status'] == 'succeeded' else EXIT_JOB_FAILED
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from ..jobs import get_job
+
+    handle = get_job(args.job)
+    handle.cancel()
+    print(f'{handle.id}: {handle.state}')
+    return 0
+
+
+def worker_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The ``celery worker`` command line and environment of ``cstf worker``."""
+    env = dict(os.environ)
+    if args.gpu is not None:
+        env['CUDA_VISIBLE_DEVICES'] = str(args.gpu)
+        env['CSTF_DEVICE'] = 'cuda'
+    if args.threads is not None:
+        env['CSTF_TORCH_THREADS'] = str(args.threads)
+    device = f'gpu{args.gpu}' if args.gpu is not None else 'cpu'
+    command = [
+        sys.executable, '-m', 'celery', '-A', 'workers.app', 'worker',
+        '--queues', args.queues,
+        '--pool', args.pool,
+        '--concurrency', str(1 if args.pool == 'solo' else args.concurrency),
+        '--prefetch-multiplier', '1',
+        '--hostname', args.name or f'cstf-{device}-{os.getpid()}@%h',
+        '--loglevel', args.loglevel,
+        '--without-gossip', '--without-mingle',
+    ]  # fmt: skip
+    return command, env
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..jobs import QUEUES, JobSettings
+
+    unknown = sorted(set(args.queues.split(',')) - set(QUEUES))
+    if unknown:
+        raise InputError('--queues', f'unknown queue(s) {unknown}; known: {QUEUES}')
+    JobSettings.from_env()  # fail here, in one line, on a bad configuration
+    command, env = worker_command(args)
+    if args.dry_run:
+        print(' '.join(command))
+        return 0
+    os.execvpe(command[0], command, env)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from ..jobs import DetectionParameters, JobClient
+    from ..jobs.watch import Watcher
+
+    watcher = Watcher(
+        args.directory,
+        args.reference,
+        args.out,
+        JobClient(),
+        stable_seconds=args.stable,
+        parameters=DetectionParameters(**_parameters(args)),
+        options=_matching(args),
+    )
+    print(f'watching {watcher.directory} (state {watcher.state_path})', file=sys.stderr)
+    count = 0
+    while args.scans is None or count < args.scans:
+        for handle in watcher.scan():
+            print(handle.id, flush=True)
+        count += 1
+        if args.scans is None or count < args.scans:
+            time.sleep(args.interval)
+    return 0
+
+
+def _detection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--detector',
+        default=None,
+        help='detector name or checkpoint (default cstf_detector_regnetx_002)',
+    )
+    parser.add_argument('--tile', type=int, default=None, help='tile side (1024)')
+    parser.add_argument('--overlap', type=int, default=None, help='tile overlap (200)')
+    parser.add_argument(
+        '--batch-size', type=int, default=None, help='tiles per batch (2)'
+    )
+    parser.add_argument(
+        '--score-threshold',
+        type=float,
+        default=None,
+        help="minimum score (default the detector's)",
+    )
+    parser.add_argument('--crs', default=None, help='output CRS (default the scene)')
+    parser.add_argument('--format', choices=('gpkg', 'geojson'), default=None)
+    parser.add_argument('--acquisition-id', default=None, help='id written per object')
+    parser.add_argument('--no-quicklook', action='store_true', help='no PNG quicklook')
+
+
+def _matching_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--matcher', default=None, help='matcher weights or checkpoint')
+    parser.add_argument('--window', type=int, default=None, help='window side (1024)')
+    parser.add_argument('--windows', type=int, default=None, help='windows (9)')
+    parser.add_argument('--transform', choices=('homography', 'affine'), default=None)
+
+
+def _submit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--out', required=True, help='output directory (jobs write OUT/<job id>/)'
+    )
+    parser.add_argument(
+        '--force', action='store_true', help='queue again even if submitted before'
+    )
+    parser.add_argument(
+        '--wait', action='store_true', help='follow progress until the job ends'
+    )
+    parser.add_argument(
+        '--timeout', type=float, default=None, help='seconds to wait at most'
+    )
+    parser.set_defaults(handler=_submit)
+
+
+def add_job_commands(commands: Any) -> None:
+    """Add the job-queue commands to the sub-command set."""
+    submit = commands.add_parser('submit', help='queue a job for the workers')
+    kinds = submit.add_subparsers(dest='kind', required=True, metavar='KIND')
+    detect = kinds.add_parser('detect', help='detect objects in a scene')
+    detect.add_argument('scene', help='the scene (GeoTIFF)')
+    detect.add_argument(
+        '--reference',
+        default=None,
+        help='earlier acquisition on the same grid (temporal fusion)',
+    )
+    _detection_options(detect)
+    _submit_options(detect)
+    match = kinds.add_parser('match', help='co-register QUERY onto REFERENCE')
+    match.add_argument('reference')
+    match.add_argument('query')
+    _matching_options(match)
+    _submit_options(match)
+    pipeline = kinds.add_parser(
+        'pipeline',
+        help='co-register QUERY onto REFERENCE, then detect (temporal fusion)',
+    )
+    pipeline.add_argument('reference', help='the earlier acquisition')
+    pipeline.add_argument('query', help='the new acquisition')
+    _matching_options(pipeline)
+    _detection_options(pipeline)
+    _submit_options(pipeline)
+
+    status = commands.add_parser('status', help="a job's state and progress")
+    status.add_argument('job', help='job id')
+    status.set_defaults(handler=_status)
+
+    result = commands.add_parser('result', help="a job's result manifest (JSON)")
+    result.add_argument('job', help='job id')
+    result.add_argument('--wait', action='store_true', help='wait for the job to end')
+    result.add_argument('--timeout', type=float, default=None, help='seconds to wait')
+    result.set_defaults(handler=_result)
+
+    cancel = commands.add_parser('cancel', help='stop a queued or running job')
+    cancel.add_argument('job', help='job id')
+    cancel.set_defaults(handler=_cancel)
+
+    worker = commands.add_parser(
+        'worker', help='run a Celery worker for the job queues (wraps celery worker)'
+    )
+    worker.add_argument(
+        '--queues',
+        default='matching,detection,light',
+        help='comma-separated queues (default all three)',
+    )
+    worker.add_argument(
+        '--gpu',
+        type=int,
+        default=None,
+        help='GPU index this worker uses (sets CUDA_VISIBLE_DEVICES)',
+    )
+    worker.add_argument(
+        '--pool',
+        choices=('prefork', 'solo'),
+        default='prefork',
+        help='prefork (a child process per job slot; survives a '
+        'crashing job) or solo (in-process)',
+    )
+    worker.add_argument(
+        '--concurrency', type=int, default=1, help='processes (prefork); keep 1 per GPU'
+    )
+    worker.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads per process (CSTF_TORCH_THREADS)',
+    )
+    worker.add_argument('--name', default=None, help='worker name (NAME@%%h)')
+    worker.add_argument('--loglevel', default='info')
+    worker.add_argument('--dry-run', action='store_true', help='print the command only')
+    worker.set_defaults(handler=_worker)
+
+    watch = commands.add_parser(
+        'watch', help='submit a pipeline job for each new GeoTIFF in a directory'
+    )
+    watch.add_argument('directory', help='where acquisitions arrive')
+    watch.add_argument('--reference', required=True, help='the earlier acquisition')
+    watch.add_argument('--out', required=True, help='output directory')
+    watch.add_argument(
+        '--interval', type=float, default=5.0, help='seconds between scans'
+    )
+    watch.add_argument(
+        '--stable',
+        type=float,
+        default=2.0,
+        help='seconds a file must stay unchanged (default 2)',
+    )
+    watch.add_argument('--scans', type=int, default=None, help='stop after N scans')
+    _matching_options(watch)
+    _detection_options(watch)
+    watch.set_defaults(handler=_watch)

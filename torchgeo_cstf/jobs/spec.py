@@ -1,0 +1,239 @@
+"""Job specifications: what a job reads, writes and computes, checked before it runs.
+
+A job travels as the JSON of one of these models. Paths are checked against
+the configured allowed roots (after resolving symbolic links and ``..``) on
+both sides: by the client when it submits and by the worker when it runs, so
+a hand-crafted message cannot make a worker read or write elsewhere.
+
+The job id is a hash of the job's kind, its parameters, the model and the
+identity of each input file (resolved path, size, modification time): the
+same job submitted twice, or delivered twice, has one id and one output
+directory, ``OUTPUT_DIR/<job id>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .. import __version__
+from ..errors import InputNotFoundError, JobSpecError, PathNotAllowedError
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+    #: directory under which the job's directory ``<job id>/`` is created
+    output_dir: str
+
+
+class DetectionParameters(BaseModel):
+    """Parameters of tiled detection (see :func:`~torchgeo_cstf.inference.detect_scene`)."""
+
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+    detector: str = 'cstf_detector_regnetx_002'
+    tile: int = Field(1024, ge=64, multiple_of=32)
+    overlap: int = Field(200, ge=0)
+    batch_size: int = Field(2, ge=1, le=256)
+    score_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    crs: str | None = None
+    format: Literal['gpkg', 'geojson'] = 'gpkg'
+    acquisition_id: str | None = None
+    quicklook: bool = True
+
+
+class DetectionJob(_Spec):
+    """Detect objects in one scene, optionally with a co-registered reference.
+
+    Attributes:
+        scene: the scene (GeoTIFF path or ``file://`` URI).
+        reference: an earlier acquisition on the scene's grid (temporal fusion).
+        parameters: detection parameters.
+        pipeline_id: set when this is the detection stage of a pipeline job,
+            whose id and directory it then uses.
+    """
+
+    kind: Literal['detect'] = 'detect'
+    scene: str
+    reference: str | None = None
+    parameters: DetectionParameters = DetectionParameters()
+    pipeline_id: str | None = None
+
+
+class MatchingJob(_Spec):
+    """Co-register ``query`` onto ``reference`` (tie points, warped COG, report)."""
+
+    kind: Literal['match'] = 'match'
+    reference: str
+    query: str
+    matcher: str = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
+    window: int = Field(1024, ge=64)
+    windows: int = Field(9, ge=1, le=64)
+    transform: Literal['homography', 'affine'] = 'homography'
+
+
+class PipelineJob(_Spec):
+    """Co-register a new acquisition onto a reference, then detect with temporal fusion."""
+
+    kind: Literal['pipeline'] = 'pipeline'
+    reference: str
+    query: str
+    matcher: str = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
+    window: int = Field(1024, ge=64)
+    windows: int = Field(9, ge=1, le=64)
+    transform: Literal['homography', 'affine'] = 'homography'
+    parameters: DetectionParameters = DetectionParameters()
+
+
+Job = Annotated[DetectionJob | MatchingJob | PipelineJob, Field(discriminator='kind')]
+_JOB: TypeAdapter[DetectionJob | MatchingJob | PipelineJob] = TypeAdapter(Job)
+
+
+def parse_job(data: Any) -> DetectionJob | MatchingJob | PipelineJob:
+    """A job from its JSON form (a dict or a JSON string).
+
+    Raises:
+        JobSpecError: when a field is missing, unknown, or has a bad value.
+    """
+    try:
+        if isinstance(data, str | bytes):
+            return _JOB.validate_json(data)
+        return _JOB.validate_python(data)
+    except ValidationError as err:
+        problems = '; '.join(
+            f'{".".join(str(p) for p in e["loc"]) or "job"}: {e["msg"]}'
+            for e in err.errors()
+        )
+        raise JobSpecError('job', problems) from None
+
+
+def local_path(uri: str) -> Path:
+    """The local path of a path or ``file://`` URI.
+
+    Raises:
+        PathNotAllowedError: another scheme (``s3://``, ``http://`` …).
+    """
+    parts = urlsplit(uri)
+    if parts.scheme in ('', 'file'):
+        return Path(unquote(parts.path) if parts.scheme else uri).expanduser()
+    if len(parts.scheme) == 1:  # a Windows drive letter
+        return Path(uri)
+    raise PathNotAllowedError(
+        uri, f'{parts.scheme}:// is not supported; give a local or mounted path'
+    )
+
+
+def allowed_path(uri: str, roots: tuple[Path, ...]) -> Path:
+    """Resolve a path and check that it lies under one of ``roots``.
+
+    Raises:
+        PathNotAllowedError: outside every root (after resolving links).
+    """
+    path = local_path(uri).resolve()
+    if not any(path.is_relative_to(root.resolve()) for root in roots):
+        raise PathNotAllowedError(
+            uri,
+            f'outside the allowed roots ({os.pathsep.join(map(str, roots))}); '
+            'set CSTF_ALLOWED_ROOTS',
+        )
+    return path
+
+
+def _inputs(job: DetectionJob | MatchingJob | PipelineJob) -> list[str]:
+    if isinstance(job, DetectionJob):
+        return [job.scene] + ([job.reference] if job.reference else [])
+    return [job.reference, job.query]
+
+
+def check_paths(
+    job: DetectionJob | MatchingJob | PipelineJob, roots: tuple[Path, ...]
+) -> None:
+    """Check every input exists and every path lies under the allowed roots.
+
+    Raises:
+        PathNotAllowedError: a path outside the roots.
+        InputNotFoundError: a missing input.
+    """
+    allowed_path(job.output_dir, roots)
+    for uri in _inputs(job):
+        if not allowed_path(uri, roots).is_file():
+            raise InputNotFoundError(uri, 'no such file')
+
+
+def absolute(
+    job: DetectionJob | MatchingJob | PipelineJob,
+) -> DetectionJob | MatchingJob | PipelineJob:
+    """The job with every path made absolute (a worker's directory differs).
+
+    Model checkpoints given as existing relative paths are made absolute too;
+    registered model names are left as they are.
+    """
+    fields: dict[str, Any] = {
+        name: str(local_path(getattr(job, name)).resolve())
+        for name in ('output_dir', 'scene', 'reference', 'query')
+        if getattr(job, name, None)
+    }
+    for name in ('matcher',):
+        value = getattr(job, name, None)
+        if value and Path(value).is_file():
+            fields[name] = str(Path(value).resolve())
+    if isinstance(job, DetectionJob | PipelineJob):
+        detector = job.parameters.detector
+        if Path(detector).is_file():
+            fields['parameters'] = job.parameters.model_copy(
+                update={'detector': str(Path(detector).resolve())}
+            )
+    return job.model_copy(update=fields)
+
+
+def _identity(uri: str) -> dict[str, Any]:
+    path = local_path(uri).resolve()
+    stat = path.stat()
+    return {'path': str(path), 'size': stat.st_size, 'mtime_ns': stat.st_mtime_ns}
+
+
+def _model_identity(name: str) -> dict[str, Any]:
+    path = Path(name)
+    if path.is_file():  # a checkpoint: its identity, not just its name
+        return _identity(name)
+    return {'name': name, 'version': __version__}
+
+
+def job_id(job: DetectionJob | MatchingJob | PipelineJob) -> str:
+    """The deterministic id of a job: ``cstf-<kind>-<24 hex digits>``.
+
+    A pipeline's detection stage has the pipeline's id.
+
+    Raises:
+        InputNotFoundError: an input that does not exist.
+    """
+    if isinstance(job, DetectionJob) and job.pipeline_id:
+        return job.pipeline_id
+    try:
+        inputs = [_identity(uri) for uri in _inputs(job)]
+    except FileNotFoundError as err:
+        raise InputNotFoundError(str(err.filename), 'no such file') from None
+    models = (
+        [job.parameters.detector]
+        if isinstance(job, DetectionJob)
+        else [job.matcher]
+        if isinstance(job, MatchingJob)
+        else [job.matcher, job.parameters.detector]
+    )
+    content = {
+        'job': job.model_dump(mode='json'),
+        'output_dir': str(local_path(job.output_dir).resolve()),
+        'inputs': inputs,
+        'models': [_model_identity(name) for name in models],
+    }
+    digest = hashlib.sha256(
+        json.dumps(content, sort_keys=True).encode('utf-8')
+    ).hexdigest()
+    return f'cstf-{job.kind}-{digest[:24]}'

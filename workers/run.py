@@ -1,0 +1,255 @@
+"""Run jobs: parse nothing, know nothing of Celery; compute and write outputs.
+
+Each function takes a checked job spec, its id and a ``report`` callback
+``report(stage, done, total)`` (which raises
+:class:`~torchgeo_cstf.errors.JobCancelledError` when the job was cancelled),
+writes the outputs through :func:`~workers.outputs.staged` and returns the
+result manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from torchgeo_cstf.errors import NoTransformError
+from torchgeo_cstf.inference import (
+    SceneDetections,
+    detect_tiles,
+    merge_detections,
+    write_detections,
+    write_quicklook,
+)
+from torchgeo_cstf.inference.coregister import (
+    coregister,
+    warp_to_reference,
+    write_tie_points,
+)
+from torchgeo_cstf.inference.plot import plot_matches
+from torchgeo_cstf.io.raster import read_raster_info
+from torchgeo_cstf.jobs import DetectionJob, MatchingJob, PipelineJob, manifest
+from torchgeo_cstf.jobs.spec import local_path
+
+from . import runtime
+from .outputs import staged, work_dir, write_manifest
+
+Report = Callable[[str, int, int], None]
+
+
+def job_dir(output_dir: str, job_id: str) -> Path:
+    """The directory a job's outputs end up in."""
+    return local_path(output_dir).resolve() / job_id
+
+
+def _detect(
+    job: DetectionJob, report: Report, tiles: Sequence[int] | None = None
+) -> SceneDetections:
+    params = job.parameters
+    return detect_tiles(
+        local_path(job.scene),
+        runtime.detector(params.detector),
+        tiles=tiles,
+        tile=params.tile,
+        overlap=params.overlap,
+        batch_size=params.batch_size,
+        device=runtime.device(),
+        reference=None if job.reference is None else local_path(job.reference),
+        score_threshold=params.score_threshold,
+        acquisition_id=params.acquisition_id or Path(job.scene).stem,
+        on_tiles=lambda done, total: report('detect', done, total),
+    )
+
+
+def detect(job: DetectionJob, job_id: str, report: Report) -> dict[str, Any]:
+    """Detect objects in the whole scene in this process."""
+    return write_detection_outputs(
+        job, job_id, merge_detections([_detect(job, report)])
+    )
+
+
+def detect_chunk(
+    job: DetectionJob, job_id: str, chunk: int, tiles: Sequence[int], report: Report
+) -> dict[str, Any]:
+    """Detect objects in some tiles; the boxes go to a part file merged later.
+
+    Returns:
+        A small description of the part (file, counts, model, timing).
+    """
+    found = _detect(job, report, tiles)
+    parts = work_dir(job_dir(job.output_dir, job_id), 'parts')
+    parts.mkdir(parents=True, exist_ok=True)
+    path = parts / f'chunk-{chunk:05d}.npz'
+    temporary = path.with_suffix('.tmp.npz')
+    np.savez(
+        temporary,
+        boxes=found.boxes.numpy(),
+        scores=found.scores.numpy(),
+        labels=found.labels.numpy(),
+    )
+    temporary.replace(path)
+    return {
+        'status': 'succeeded',
+        'chunk': chunk,
+        'path': str(path),
+        'objects': len(found),
+        'class_names': found.class_names,
+        'acquisition_id': found.acquisition_id,
+        'model_name': found.model_name,
+        'model_version': found.model_version,
+        'tiles': found.tiles,
+        'skipped': found.skipped,
+        'seconds': found.seconds,
+        'model_seconds': found.model_seconds,
+        'nms_threshold': found.nms_threshold,
+    }
+
+
+def merge_chunks(
+    job: DetectionJob, job_id: str, chunks: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Merge the parts of a chunked detection into one output (cross-tile NMS)."""
+    info = read_raster_info(local_path(job.scene))
+    parts = []
+    for chunk in sorted(chunks, key=lambda c: int(c['chunk'])):
+        with np.load(chunk['path']) as arrays:
+            boxes, scores, labels = (
+                torch.from_numpy(arrays[k]) for k in ('boxes', 'scores', 'labels')
+            )
+        parts.append(
+            SceneDetections(
+                boxes,
+                scores,
+                labels,
+                list(chunk['class_names']),
+                info,
+                chunk['acquisition_id'],
+                chunk['model_name'],
+                chunk['model_version'],
+                int(chunk['tiles']),
+                int(chunk['skipped']),
+                float(chunk['seconds']),
+                float(chunk['model_seconds']),
+                float(chunk['nms_threshold']),
+            )
+        )
+    result = write_detection_outputs(job, job_id, merge_detections(parts))
+    shutil.rmtree(work_dir(job_dir(job.output_dir, job_id), 'parts'), True)
+    return result
+
+
+def write_detection_outputs(
+    job: DetectionJob, job_id: str, found: SceneDetections
+) -> dict[str, Any]:
+    """Write detections (+ quicklook, + a pipeline's co-registration) once."""
+    params = job.parameters
+    final = job_dir(job.output_dir, job_id)
+    outputs: dict[str, str] = {}
+    summary: dict[str, Any] = {
+        'objects': len(found),
+        'counts': found.counts(),
+        'tiles': found.tiles,
+        'skipped_tiles': found.skipped,
+        'seconds': round(found.seconds, 3),
+        'model_seconds': round(found.model_seconds, 3),
+        'model': found.model_name,
+        'model_version': found.model_version,
+    }
+    coregistration = work_dir(final, 'coreg')
+    with staged(final) as directory:
+        name = f'detections.{params.format}'
+        write_detections(found, directory / name, crs=params.crs)
+        outputs['detections'] = str(final / name)
+        if params.quicklook:  # reads the scene: before a pipeline's files move
+            write_quicklook(found, directory / 'quicklook.png')
+            outputs['quicklook'] = str(final / 'quicklook.png')
+        if job.pipeline_id is not None:
+            summary['coregistration'] = json.loads(
+                (coregistration / 'report.json').read_text()
+            )
+            for item in sorted(coregistration.iterdir()):
+                shutil.move(item, directory / item.name)
+                outputs[item.stem] = str(final / item.name)
+        result = manifest(
+            job_id,
+            'pipeline' if job.pipeline_id else 'detect',
+            'succeeded',
+            outputs=outputs,
+            summary=summary,
+        )
+        write_manifest(directory, result)
+    if coregistration.exists():
+        shutil.rmtree(coregistration, ignore_errors=True)
+    return result
+
+
+def _coregister(
+    job: MatchingJob | PipelineJob, report: Report, directory: Path
+) -> dict[str, Any]:
+    report('coregister', 0, 2)
+    result = coregister(
+        local_path(job.reference),
+        local_path(job.query),
+        runtime.matcher(job.matcher),
+        window=job.window,
+        max_windows=job.windows,
+        transform_model=job.transform,
+        device=runtime.device(),
+    )
+    report('coregister', 1, 2)
+    if result.transform is None:
+        raise NoTransformError(
+            job.query,
+            f'{len(result.matches.confidence)} matches with {job.reference} but '
+            f'no consistent {job.transform}',
+        )
+    write_tie_points(result, directory / 'tie_points.gpkg')
+    plot_matches(
+        local_path(job.reference),
+        local_path(job.query),
+        result.matches,
+        directory / 'matches.png',
+    )
+    warp_to_reference(result, directory / 'query_on_reference.tif')
+    summary: dict[str, Any] = result.report()
+    (directory / 'report.json').write_text(json.dumps(summary, indent=2))
+    report('coregister', 2, 2)
+    return summary
+
+
+def match(job: MatchingJob, job_id: str, report: Report) -> dict[str, Any]:
+    """Co-register the query onto the reference; tie points, COG, plot, report."""
+    final = job_dir(job.output_dir, job_id)
+    with staged(final) as directory:
+        summary = _coregister(job, report, directory)
+        outputs = {
+            path.stem: str(final / path.name) for path in sorted(directory.iterdir())
+        }
+        result = manifest(
+            job_id, 'match', 'succeeded', outputs=outputs, summary=summary
+        )
+        write_manifest(directory, result)
+    return result
+
+
+def pipeline_first_stage(job: PipelineJob, job_id: str, report: Report) -> DetectionJob:
+    """Co-register the new acquisition; returns the detection stage's job."""
+    coregistration = work_dir(job_dir(job.output_dir, job_id), 'coreg')
+    coregistration.mkdir(parents=True, exist_ok=True)
+    _coregister(job, report, coregistration)
+    return DetectionJob(
+        scene=str(coregistration / 'query_on_reference.tif'),
+        reference=job.reference,
+        output_dir=job.output_dir,
+        parameters=job.parameters.model_copy(
+            update={
+                'acquisition_id': job.parameters.acquisition_id or Path(job.query).stem
+            }
+        ),
+        pipeline_id=job_id,
+    )

@@ -1,0 +1,57 @@
+"""What a worker process keeps between jobs: its device and its loaded models.
+
+Models load lazily, on the first job that needs them, inside the process that
+runs the job (a prefork child, or the solo worker itself), so CUDA is never
+initialised in a parent that forks.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def device() -> str:
+    """The device jobs run on: ``CSTF_DEVICE``, else ``cuda`` when present, else ``cpu``.
+
+    The first call also applies ``CSTF_TORCH_THREADS`` (torch's CPU threads
+    in this process; one per worker process avoids oversubscribing cores).
+    """
+    import torch
+
+    threads = os.environ.get('CSTF_TORCH_THREADS')
+    if threads and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
+    chosen = os.environ.get('CSTF_DEVICE')
+    if chosen:
+        return chosen
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def detector(name: str) -> Any:
+    """The detector ``name`` (registered name, weights name or checkpoint), loaded once."""
+    key = ('detector', name)
+    if key not in _MODELS:
+        from torchgeo_cstf.inference import resolve_detector
+
+        loaded = resolve_detector(name)
+        loaded.model.to(device())
+        _MODELS[key] = loaded
+    return _MODELS[key]
+
+
+def matcher(name: str) -> Any:
+    """The matcher ``name`` (registered name, weights name or checkpoint), loaded once."""
+    key = ('matcher', name)
+    if key not in _MODELS:
+        from torchgeo_cstf.inference.matching import resolve_matcher
+
+        _MODELS[key] = resolve_matcher(name).to(device()).eval()
+    return _MODELS[key]
+
+
+def loaded_models() -> list[tuple[str, str]]:
+    """(kind, name) of the models this process holds."""
+    return list(_MODELS)

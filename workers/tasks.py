@@ -1,0 +1,284 @@
+"""The Celery tasks: parse the job, check it, run it, turn every error into data.
+
+``cstf.match`` and ``cstf.pipeline`` go to the ``matching`` queue,
+``cstf.detect`` and its chunks to ``detection``, the chord callback
+``cstf.merge_detections`` and ``cstf.ping`` to ``light``.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, chord
+from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
+from celery.utils.log import get_task_logger
+
+from torchgeo_cstf.errors import CSTFError, JobCancelledError
+from torchgeo_cstf.inference import count_tiles
+from torchgeo_cstf.jobs import (
+    DetectionJob,
+    MatchingJob,
+    PipelineJob,
+    check_paths,
+    failure,
+    parse_job,
+)
+from torchgeo_cstf.jobs.spec import local_path
+from torchgeo_cstf.jobs.state import is_cancelled, record_chunk_progress
+
+from . import run
+from .app import app, settings
+from .outputs import finished
+
+logger = get_task_logger(__name__)
+
+#: errno values worth a retry: the file system or network may recover
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EAGAIN,
+        errno.EBUSY,
+        errno.EIO,
+        errno.ESTALE,
+        errno.ETIMEDOUT,
+        errno.ECONNRESET,
+        errno.ECONNREFUSED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+    }
+)
+
+Job = DetectionJob | MatchingJob | PipelineJob
+
+
+def _redis() -> Any:
+    return app.backend.client  # type: ignore[attr-defined]
+
+
+def _transient(err: BaseException) -> bool:
+    return isinstance(err, ConnectionError | TimeoutError) or (
+        isinstance(err, OSError) and err.errno in TRANSIENT_ERRNOS
+    )
+
+
+def _reporter(task: Task[Any, Any], job_id: str) -> run.Report:
+    """Progress as task state meta; raises JobCancelledError once cancelled."""
+
+    def report(stage: str, done: int, total: int) -> None:
+        if is_cancelled(_redis(), job_id):
+            raise JobCancelledError(f'{job_id}: cancelled')
+        task.update_state(
+            task_id=job_id,
+            state='PROGRESS',
+            meta={'stage': stage, 'done': done, 'total': total},
+        )
+
+    return report
+
+
+def _guarded(
+    task: Task[Any, Any],
+    spec: Any,
+    job_id: str,
+    body: Callable[[Job], dict[str, Any]],
+    kind_hint: str,
+) -> dict[str, Any]:
+    """Run ``body`` on the parsed, checked job; every failure becomes a manifest."""
+    kind = spec.get('kind', kind_hint) if isinstance(spec, dict) else kind_hint
+    try:
+        job = parse_job(spec)
+        kind = (
+            'pipeline'
+            if isinstance(job, DetectionJob) and job.pipeline_id
+            else job.kind
+        )
+        check_paths(job, settings.allowed_roots)
+        if is_cancelled(_redis(), job_id):
+            raise JobCancelledError(f'{job_id}: cancelled before it started')
+        return body(job)
+    except JobCancelledError as err:
+        return failure(job_id, kind, err.code, str(err), cancelled=True)
+    except CSTFError as err:
+        logger.info('%s failed: %s %s', job_id, err.code, err)
+        return failure(job_id, kind, err.code, str(err))
+    except SoftTimeLimitExceeded:
+        return failure(
+            job_id,
+            kind,
+            'TIME_LIMIT',
+            f'stopped after the soft time limit of {settings.soft_time_limit} s',
+        )
+    except (Ignore, Reject, Retry):  # control flow: replaced, retried, rejected
+        raise
+    except Exception as err:
+        if _transient(err):
+            if task.request.retries < settings.max_retries:
+                countdown = settings.retry_backoff * 2**task.request.retries
+                logger.warning('%s: %s; retry in %d s', job_id, err, countdown)
+                raise task.retry(exc=err, countdown=countdown) from err
+            return failure(
+                job_id,
+                kind,
+                'IO_ERROR',
+                f'{err} (after {settings.max_retries} retries)',
+            )
+        if type(err).__name__ == 'OutOfMemoryError':
+            return failure(job_id, kind, 'OUT_OF_MEMORY', str(err))
+        logger.exception('%s: unexpected error', job_id)
+        return failure(job_id, kind, 'INTERNAL_ERROR', f'{type(err).__name__}: {err}')
+
+
+def _done_before(job: Job, job_id: str) -> dict[str, Any] | None:
+    """The manifest of this job if a previous delivery already finished it."""
+    return finished(run.job_dir(job.output_dir, job_id))
+
+
+@app.task(name='cstf.ping')
+def ping() -> dict[str, Any]:
+    """A no-op job: the queue's round trip (health checks, benchmarks)."""
+    return {'status': 'succeeded', 'pong': True}
+
+
+@app.task(name='cstf.match', bind=True)
+def match(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Co-register a query onto a reference (a :class:`MatchingJob`)."""
+    job_id = str(self.request.id)
+
+    def body(job: Job) -> dict[str, Any]:
+        assert isinstance(job, MatchingJob)
+        return _done_before(job, job_id) or run.match(
+            job, job_id, _reporter(self, job_id)
+        )
+
+    return _guarded(self, spec, job_id, body, 'match')
+
+
+@app.task(name='cstf.detect', bind=True)
+def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Detect objects in a scene (a :class:`DetectionJob`).
+
+    Scenes of more than ``CSTF_CHUNK_TILES`` tiles fan out into chunks on the
+    ``detection`` queue, merged by ``cstf.merge_detections``; this task is
+    replaced by that chord and its id becomes the callback's.
+    """
+    job_id = str(self.request.id)
+
+    def body(job: Job) -> dict[str, Any]:
+        assert isinstance(job, DetectionJob)
+        done = _done_before(job, job_id)
+        if done is not None:
+            return done
+        params = job.parameters
+        total = count_tiles(local_path(job.scene), params.tile, params.overlap)
+        size = settings.chunk_tiles
+        if total <= size:
+            return run.detect(job, job_id, _reporter(self, job_id))
+        chunks = [
+            detect_chunk.si(spec, job_id, index, start, min(start + size, total)).set(
+                task_id=f'{job_id}-chunk-{index}'
+            )
+            for index, start in enumerate(range(0, total, size))
+        ]
+        self.update_state(
+            state='PROGRESS', meta={'stage': 'detect', 'done': 0, 'total': total}
+        )
+        logger.info('%s: %d tiles in %d chunks', job_id, total, len(chunks))
+        raise self.replace(chord(chunks, merge_detections.s(spec, job_id)))
+
+    return _guarded(self, spec, job_id, body, 'detect')
+
+
+@app.task(name='cstf.detect_chunk', bind=True)
+def detect_chunk(
+    self: Task[Any, Any],
+    spec: dict[str, Any],
+    job_id: str,
+    chunk: int,
+    start: int,
+    stop: int,
+) -> dict[str, Any]:
+    """Detect objects in tiles ``start``–``stop - 1`` of a chunked detection."""
+    total = count_tiles_of(spec)
+
+    def report(stage: str, done: int, _: int) -> None:
+        if is_cancelled(_redis(), job_id):
+            raise JobCancelledError(f'{job_id}: cancelled')
+        tiles_done = record_chunk_progress(
+            _redis(), job_id, chunk, done, total, settings.result_expires
+        )
+        self.update_state(
+            task_id=job_id,
+            state='PROGRESS',
+            meta={'stage': stage, 'done': tiles_done, 'total': total},
+        )
+
+    def body(job: Job) -> dict[str, Any]:
+        assert isinstance(job, DetectionJob)
+        return run.detect_chunk(job, job_id, chunk, range(start, stop), report)
+
+    return _guarded(self, spec, job_id, body, 'detect')
+
+
+def count_tiles_of(spec: dict[str, Any]) -> int:
+    """Tiles of a detection spec's scene (0 when the spec is unusable)."""
+    try:
+        job = parse_job(spec)
+        assert isinstance(job, DetectionJob)
+        return count_tiles(
+            local_path(job.scene), job.parameters.tile, job.parameters.overlap
+        )
+    except (CSTFError, AssertionError):
+        return 0
+
+
+@app.task(name='cstf.merge_detections', bind=True)
+def merge_detections(
+    self: Task[Any, Any],
+    chunks: list[dict[str, Any]],
+    spec: dict[str, Any],
+    job_id: str,
+) -> dict[str, Any]:
+    """Chord callback: merge the chunks' detections into one output."""
+
+    def body(job: Job) -> dict[str, Any]:
+        assert isinstance(job, DetectionJob)
+        done = _done_before(job, job_id)
+        if done is not None:
+            return done
+        total = sum(int(chunk.get('tiles', 0)) for chunk in chunks)
+        self.update_state(
+            state='PROGRESS', meta={'stage': 'merge', 'done': total, 'total': total}
+        )
+        for chunk in chunks:
+            if chunk.get('status') != 'succeeded':
+                return failure(
+                    job_id,
+                    'detect' if job.pipeline_id is None else 'pipeline',
+                    chunk['error']['code'],
+                    chunk['error']['message'],
+                    cancelled=chunk.get('status') == 'cancelled',
+                )
+        return run.merge_chunks(job, job_id, chunks)
+
+    return _guarded(self, spec, job_id, body, 'detect')
+
+
+@app.task(name='cstf.pipeline', bind=True)
+def pipeline(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Co-register a new acquisition, then detect with temporal fusion.
+
+    The detection stage replaces this task on the ``detection`` queue, with
+    the same id.
+    """
+    job_id = str(self.request.id)
+
+    def body(job: Job) -> dict[str, Any]:
+        assert isinstance(job, PipelineJob)
+        done = _done_before(job, job_id)
+        if done is not None:
+            return done
+        stage = run.pipeline_first_stage(job, job_id, _reporter(self, job_id))
+        raise self.replace(detect.si(stage.model_dump(mode='json')))
+
+    return _guarded(self, spec, job_id, body, 'pipeline')
