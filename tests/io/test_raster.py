@@ -62,6 +62,24 @@ def test_read_window_pads_outside_and_masks_nodata(tmp_path: Path) -> None:
     assert one.array.shape == (1, 4, 4)
 
 
+def test_read_window_keeps_pixels_of_a_rotated_geotransform(tmp_path: Path) -> None:
+    # rasterio's boundless reads resample rotated rasters north-up; ours must not
+    array = np.arange(3 * 64 * 80, dtype=np.uint16).reshape(3, 64, 80)
+    rotated = Affine.rotation(12.0) * Affine(0.5, 0.0, 0.0, 0.0, -0.5, 0.0)
+    path = tmp_path / 'rotated.tif'
+    write_geotiff(
+        path, array, crs='EPSG:32633', transform=Affine.translation(5e5, 5e6) * rotated
+    )
+    with open_raster(path) as src:
+        inner = read_window(src, Window(10, 20, 32, 32))
+        edge = read_window(src, Window(60, 50, 32, 32))
+    np.testing.assert_array_equal(inner.array, array[:, 20:52, 10:42])
+    assert inner.valid.all()
+    np.testing.assert_array_equal(edge.array[:, :14, :20], array[:, 50:, 60:])
+    assert edge.valid[:14, :20].all() and not edge.valid[14:].any()
+    assert not edge.valid[:, 20:].any() and (edge.array[:, 14:] == 0).all()
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputNotFoundError, match='no such file'):
         open_raster(tmp_path / 'nope.tif')

@@ -231,9 +231,23 @@ def read_window(
     """
     indexes = list(bands) if bands is not None else list(range(1, src.count + 1))
     fill = src.nodata if src.nodata is not None else 0
-    array = src.read(indexes, window=window, boundless=True, fill_value=fill)
-    masks = src.read_masks(indexes, window=window, boundless=True)
-    return WindowData(array=array, valid=np.all(masks > 0, axis=0), window=window)
+    # rasterio's boundless reads go through a WarpedVRT, which resamples
+    # rasters with a rotated geotransform north-up: pad by hand instead
+    row, col = round(window.row_off), round(window.col_off)
+    height, width = round(window.height), round(window.width)
+    top, bottom = max(row, 0), min(row + height, src.height)
+    left, right = max(col, 0), min(col + width, src.width)
+    dtype = np.result_type(*(src.dtypes[i - 1] for i in indexes))
+    array = np.full((len(indexes), height, width), fill, dtype=dtype)
+    valid = np.zeros((height, width), dtype=bool)
+    if top < bottom and left < right:
+        inner = Window(left, top, right - left, bottom - top)
+        rows = slice(top - row, bottom - row)
+        cols = slice(left - col, right - col)
+        array[:, rows, cols] = src.read(indexes, window=inner)
+        masks = src.read_masks(indexes, window=inner)
+        valid[rows, cols] = np.all(masks > 0, axis=0)
+    return WindowData(array=array, valid=valid, window=window)
 
 
 def tile_windows(
