@@ -7,13 +7,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery import Task, chord
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from torchgeo_cstf.errors import CSTFError, JobCancelledError
 from torchgeo_cstf.inference import count_tiles
@@ -62,17 +65,29 @@ def _transient(err: BaseException) -> bool:
     )
 
 
+@contextlib.contextmanager
+def _advisory(job_id: str) -> Iterator[None]:
+    """Progress and cancel checks never fail a job: Redis may be restarting."""
+    try:
+        yield
+    except (RedisError, OperationalError) as err:
+        logger.warning('%s: progress not recorded (%s)', job_id, err)
+
+
 def _reporter(task: Task[Any, Any], job_id: str) -> run.Report:
     """Progress as task state meta; raises JobCancelledError once cancelled."""
 
     def report(stage: str, done: int, total: int) -> None:
-        if is_cancelled(_redis(), job_id):
+        cancelled = False
+        with _advisory(job_id):
+            cancelled = is_cancelled(_redis(), job_id)
+            task.update_state(
+                task_id=job_id,
+                state='PROGRESS',
+                meta={'stage': stage, 'done': done, 'total': total},
+            )
+        if cancelled:
             raise JobCancelledError(f'{job_id}: cancelled')
-        task.update_state(
-            task_id=job_id,
-            state='PROGRESS',
-            meta={'stage': stage, 'done': done, 'total': total},
-        )
 
     return report
 
@@ -83,8 +98,15 @@ def _guarded(
     job_id: str,
     body: Callable[[Job], dict[str, Any]],
     kind_hint: str,
+    *,
+    reuse: bool = True,
 ) -> dict[str, Any]:
-    """Run ``body`` on the parsed, checked job; every failure becomes a manifest."""
+    """Run ``body`` on the parsed, checked job; every failure becomes a manifest.
+
+    With ``reuse``, a job whose outputs a previous delivery already wrote
+    returns that delivery's manifest without running again. A new manifest
+    names the worker (node name) that made it.
+    """
     kind = spec.get('kind', kind_hint) if isinstance(spec, dict) else kind_hint
     try:
         job = parse_job(spec)
@@ -94,16 +116,20 @@ def _guarded(
             else job.kind
         )
         check_paths(job, settings.allowed_roots)
+        done = finished(run.job_dir(job.output_dir, job_id)) if reuse else None
+        if done is not None:
+            logger.info('%s: outputs already written; not run again', job_id)
+            return done
         if is_cancelled(_redis(), job_id):
             raise JobCancelledError(f'{job_id}: cancelled before it started')
-        return body(job)
+        result = body(job)
     except JobCancelledError as err:
-        return failure(job_id, kind, err.code, str(err), cancelled=True)
+        result = failure(job_id, kind, err.code, str(err), cancelled=True)
     except CSTFError as err:
         logger.info('%s failed: %s %s', job_id, err.code, err)
-        return failure(job_id, kind, err.code, str(err))
+        result = failure(job_id, kind, err.code, str(err))
     except SoftTimeLimitExceeded:
-        return failure(
+        result = failure(
             job_id,
             kind,
             'TIME_LIMIT',
@@ -112,26 +138,22 @@ def _guarded(
     except (Ignore, Reject, Retry):  # control flow: replaced, retried, rejected
         raise
     except Exception as err:
+        if _transient(err) and task.request.retries < settings.max_retries:
+            countdown = settings.retry_backoff * 2**task.request.retries
+            logger.warning('%s: %s; retry in %d s', job_id, err, countdown)
+            raise task.retry(exc=err, countdown=countdown) from err
         if _transient(err):
-            if task.request.retries < settings.max_retries:
-                countdown = settings.retry_backoff * 2**task.request.retries
-                logger.warning('%s: %s; retry in %d s', job_id, err, countdown)
-                raise task.retry(exc=err, countdown=countdown) from err
-            return failure(
-                job_id,
-                kind,
-                'IO_ERROR',
-                f'{err} (after {settings.max_retries} retries)',
-            )
-        if type(err).__name__ == 'OutOfMemoryError':
-            return failure(job_id, kind, 'OUT_OF_MEMORY', str(err))
-        logger.exception('%s: unexpected error', job_id)
-        return failure(job_id, kind, 'INTERNAL_ERROR', f'{type(err).__name__}: {err}')
-
-
-def _done_before(job: Job, job_id: str) -> dict[str, Any] | None:
-    """The manifest of this job if a previous delivery already finished it."""
-    return finished(run.job_dir(job.output_dir, job_id))
+            message = f'{err} (after {settings.max_retries} retries)'
+            result = failure(job_id, kind, 'IO_ERROR', message)
+        elif type(err).__name__ == 'OutOfMemoryError':
+            result = failure(job_id, kind, 'OUT_OF_MEMORY', str(err))
+        else:
+            logger.exception('%s: unexpected error', job_id)
+            message = f'{type(err).__name__}: {err}'
+            result = failure(job_id, kind, 'INTERNAL_ERROR', message)
+    if task.request.hostname:
+        result['worker'] = str(task.request.hostname)
+    return result
 
 
 @app.task(name='cstf.ping')
@@ -147,9 +169,7 @@ def match(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, MatchingJob)
-        return _done_before(job, job_id) or run.match(
-            job, job_id, _reporter(self, job_id)
-        )
+        return run.match(job, job_id, _reporter(self, job_id))
 
     return _guarded(self, spec, job_id, body, 'match')
 
@@ -166,9 +186,6 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, DetectionJob)
-        done = _done_before(job, job_id)
-        if done is not None:
-            return done
         params = job.parameters
         total = count_tiles(local_path(job.scene), params.tile, params.overlap)
         size = settings.chunk_tiles
@@ -202,22 +219,25 @@ def detect_chunk(
     total = count_tiles_of(spec)
 
     def report(stage: str, done: int, _: int) -> None:
-        if is_cancelled(_redis(), job_id):
+        cancelled = False
+        with _advisory(job_id):
+            cancelled = is_cancelled(_redis(), job_id)
+            tiles_done = record_chunk_progress(
+                _redis(), job_id, chunk, done, total, settings.result_expires
+            )
+            self.update_state(
+                task_id=job_id,
+                state='PROGRESS',
+                meta={'stage': stage, 'done': tiles_done, 'total': total},
+            )
+        if cancelled:
             raise JobCancelledError(f'{job_id}: cancelled')
-        tiles_done = record_chunk_progress(
-            _redis(), job_id, chunk, done, total, settings.result_expires
-        )
-        self.update_state(
-            task_id=job_id,
-            state='PROGRESS',
-            meta={'stage': stage, 'done': tiles_done, 'total': total},
-        )
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, DetectionJob)
         return run.detect_chunk(job, job_id, chunk, range(start, stop), report)
 
-    return _guarded(self, spec, job_id, body, 'detect')
+    return _guarded(self, spec, job_id, body, 'detect', reuse=False)
 
 
 def count_tiles_of(spec: dict[str, Any]) -> int:
@@ -243,9 +263,6 @@ def merge_detections(
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, DetectionJob)
-        done = _done_before(job, job_id)
-        if done is not None:
-            return done
         total = sum(int(chunk.get('tiles', 0)) for chunk in chunks)
         self.update_state(
             state='PROGRESS', meta={'stage': 'merge', 'done': total, 'total': total}
@@ -275,9 +292,6 @@ def pipeline(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, PipelineJob)
-        done = _done_before(job, job_id)
-        if done is not None:
-            return done
         stage = run.pipeline_first_stage(job, job_id, _reporter(self, job_id))
         raise self.replace(detect.si(stage.model_dump(mode='json')))
 

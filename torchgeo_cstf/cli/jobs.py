@@ -189,7 +189,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from ..jobs import DetectionParameters, JobClient
+    from ..jobs import DetectionParameters, JobClient, build
     from ..jobs.watch import Watcher
 
     watcher = Watcher(
@@ -198,7 +198,7 @@ def _watch(args: argparse.Namespace) -> int:
         args.out,
         JobClient(),
         stable_seconds=args.stable,
-        parameters=DetectionParameters(**_parameters(args)),
+        parameters=build(DetectionParameters, **_parameters(args)),
         options=_matching(args),
     )
     print(f'watching {watcher.directory} (state {watcher.state_path})', file=sys.stderr)

@@ -26,6 +26,7 @@ from .spec import (
     DetectionParameters,
     MatchingJob,
     PipelineJob,
+    build,
     check_paths,
     job_id,
     parse_job,
@@ -43,6 +44,7 @@ __all__ = (
     'JobState',
     'MatchingJob',
     'PipelineJob',
+    'build',
     'check_paths',
     'failure',
     'get_job',
@@ -84,11 +86,12 @@ def submit_detection(
     Returns:
         The job's handle.
     """
-    job = DetectionJob(
+    job = build(
+        DetectionJob,
         scene=os.fspath(scene),
         reference=None if reference is None else os.fspath(reference),
         output_dir=os.fspath(output_dir),
-        parameters=DetectionParameters(**parameters),
+        parameters=build(DetectionParameters, **parameters),
     )
     return _client(client).submit(job, force=force)
 
@@ -115,7 +118,8 @@ def submit_matching(
     Returns:
         The job's handle.
     """
-    job = MatchingJob(
+    job = build(
+        MatchingJob,
         reference=os.fspath(reference),
         query=os.fspath(query),
         output_dir=os.fspath(output_dir),
@@ -149,11 +153,12 @@ def submit_pipeline(
     Returns:
         The job's handle.
     """
-    job = PipelineJob(
+    job = build(
+        PipelineJob,
         reference=os.fspath(reference),
         query=os.fspath(query),
         output_dir=os.fspath(output_dir),
-        parameters=DetectionParameters(**(parameters or {})),
+        parameters=build(DetectionParameters, **(parameters or {})),
         **options,
     )
     return _client(client).submit(job, force=force)

@@ -212,6 +212,9 @@ class JobSettings:
             'task_create_missing_queues': True,
             'task_routes': {name: {'queue': queue} for name, queue in ROUTES.items()},
             'broker_connection_retry_on_startup': True,
+            # a result stored while Redis restarts waits for it, not lost
+            'result_backend_always_retry': True,
+            'result_backend_max_retries': 60,
             'worker_hijack_root_logger': False,
         }
         broker_ssl = self._ssl(self.broker_url)

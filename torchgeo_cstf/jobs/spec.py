@@ -96,6 +96,14 @@ Job = Annotated[DetectionJob | MatchingJob | PipelineJob, Field(discriminator='k
 _JOB: TypeAdapter[DetectionJob | MatchingJob | PipelineJob] = TypeAdapter(Job)
 
 
+def _spec_error(err: ValidationError) -> JobSpecError:
+    problems = '; '.join(
+        f'{".".join(str(p) for p in e["loc"]) or "job"}: {e["msg"]}'
+        for e in err.errors()
+    )
+    return JobSpecError('job', problems)
+
+
 def parse_job(data: Any) -> DetectionJob | MatchingJob | PipelineJob:
     """A job from its JSON form (a dict or a JSON string).
 
@@ -107,11 +115,19 @@ def parse_job(data: Any) -> DetectionJob | MatchingJob | PipelineJob:
             return _JOB.validate_json(data)
         return _JOB.validate_python(data)
     except ValidationError as err:
-        problems = '; '.join(
-            f'{".".join(str(p) for p in e["loc"]) or "job"}: {e["msg"]}'
-            for e in err.errors()
-        )
-        raise JobSpecError('job', problems) from None
+        raise _spec_error(err) from None
+
+
+def build[M: BaseModel](model: type[M], **fields: Any) -> M:
+    """Build a spec model from keyword fields.
+
+    Raises:
+        JobSpecError: when a field is unknown or has a bad value.
+    """
+    try:
+        return model.model_validate(fields)
+    except ValidationError as err:
+        raise _spec_error(err) from None
 
 
 def local_path(uri: str) -> Path:

@@ -1,0 +1,245 @@
+"""Real ``celery worker`` processes on the real Redis: throughput, faults, bad input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import fiona
+import numpy as np
+import pytest
+import rasterio
+import redis
+from affine import Affine
+
+from torchgeo_cstf.datasets.synthetic import generate_scene
+from torchgeo_cstf.inference import detect_scene
+from torchgeo_cstf.jobs import JobClient, JobSettings, submit_detection
+
+from .conftest import PrivateRedis, Worker, job_env, write_scene
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+DETECTOR = 'cstf_detector_regnetx_002'
+
+
+def _scores(path: str | Path) -> np.ndarray:
+    with fiona.open(path) as layer:
+        return np.sort([float(f['properties']['score']) for f in layer])
+
+
+def _expected(scene: Path, **kwargs: Any) -> np.ndarray:
+    found = detect_scene(scene, DETECTOR, **kwargs)
+    return np.sort(found.scores.numpy())
+
+
+def _wait_all(handles: list[Any], timeout: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    manifests = []
+    for handle in handles:
+        manifests.append(handle.wait(max(deadline - time.monotonic(), 0.1)))
+    return manifests
+
+
+def test_fifty_jobs_on_two_workers_and_a_chunked_scene(
+    redis_url: str, roots: Path, start_worker: Callable[..., Worker]
+) -> None:
+    env = job_env(redis_url, roots, CSTF_CHUNK_TILES='5')
+    client = JobClient(JobSettings.from_env(env))
+    scenes = [write_scene(roots / f'scene-{i:02d}.tif', seed=i) for i in range(50)]
+    big = write_scene(roots / 'big.tif', seed=99, size=768, objects=20)
+    start_worker('w1', env)
+    start_worker('w2', env)
+
+    handles = [
+        submit_detection(scene, output_dir=roots / 'out', client=client, tile=256)
+        for scene in scenes
+    ]
+    chunked = submit_detection(
+        big, output_dir=roots / 'out', client=client, tile=256, overlap=64
+    )
+    manifests = _wait_all([*handles, chunked], timeout=240)
+
+    assert all(m['status'] == 'succeeded' for m in manifests), manifests
+    workers = {m['worker'].split('@')[0] for m in manifests}
+    assert workers == {'w1', 'w2'}  # both took jobs
+    for scene, manifest in zip(scenes, manifests, strict=False):
+        expected = _expected(scene, tile=256)
+        assert manifest['summary']['objects'] == len(expected)
+        np.testing.assert_allclose(
+            _scores(manifest['outputs']['detections']), expected, rtol=1e-5
+        )
+    # 16 tiles in 4 chunks merged by the chord: the same as one call
+    big_manifest = manifests[-1]
+    assert big_manifest['summary']['tiles'] == 16
+    np.testing.assert_allclose(
+        _scores(big_manifest['outputs']['detections']),
+        _expected(big, tile=256, overlap=64),
+        rtol=1e-5,
+    )
+    assert sorted(p.name for p in (roots / 'out').iterdir()) == sorted(
+        m['job_id'] for m in manifests
+    )  # no temporary or part files left
+
+
+def test_killed_worker_job_is_redelivered_and_completes_once(
+    redis_url: str, roots: Path, start_worker: Callable[..., Worker]
+) -> None:
+    limits = {
+        'CSTF_SOFT_TIME_LIMIT': '19',
+        'CSTF_TIME_LIMIT': '20',
+        'CSTF_VISIBILITY_TIMEOUT': '22',
+        'CSTF_CHUNK_TILES': '1000',
+    }
+    env = job_env(redis_url, roots, **limits)
+    client = JobClient(JobSettings.from_env(env))
+    scene = write_scene(roots / 'scene.tif', seed=5, size=1024, objects=30)
+    first = start_worker('doomed', env)
+    job = submit_detection(
+        scene, output_dir=roots / 'out', client=client, tile=256, overlap=32
+    )
+    deadline = time.monotonic() + 60
+    while not job.info and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.state == 'running' and 0 <= job.progress < 100
+    first.kill()
+    killed = time.monotonic()
+
+    second = start_worker('rescuer', env)
+    manifest = job.wait(timeout=90)
+    assert manifest['status'] == 'succeeded'
+    assert manifest['worker'].startswith('rescuer@')
+    assert time.monotonic() - killed < 60  # restored after the visibility timeout
+    np.testing.assert_allclose(
+        _scores(manifest['outputs']['detections']),
+        _expected(scene, tile=256, overlap=32),
+        rtol=1e-5,
+    )
+    assert [p.name for p in (roots / 'out').iterdir()] == [job.id]
+    assert second.text().count(f'cstf.detect[{job.id}] received') == 1
+    # submitting it again returns the finished job; nothing runs twice
+    again = submit_detection(
+        scene, output_dir=roots / 'out', client=client, tile=256, overlap=32
+    )
+    assert not again.submitted and again.state == 'succeeded'
+
+
+def test_no_job_lost_when_redis_restarts(
+    private_redis: PrivateRedis, roots: Path, start_worker: Callable[..., Worker]
+) -> None:
+    limits = {
+        'CSTF_SOFT_TIME_LIMIT': '19',
+        'CSTF_TIME_LIMIT': '20',
+        'CSTF_VISIBILITY_TIMEOUT': '22',
+    }
+    env = job_env(private_redis.url, roots, **limits)
+    client = JobClient(JobSettings.from_env(env))
+    scenes = [
+        write_scene(roots / f'scene-{i:02d}.tif', seed=i, size=512) for i in range(12)
+    ]
+    handles = [
+        submit_detection(scene, output_dir=roots / 'out', client=client, tile=256)
+        for scene in scenes
+    ]
+    start_worker('w1', env)
+    deadline = time.monotonic() + 120
+    while sum(h.state == 'succeeded' for h in handles) < 3:
+        assert time.monotonic() < deadline, 'jobs do not run'
+        time.sleep(0.1)
+    private_redis.kill()  # mid-queue: some done, one running, the rest queued
+    time.sleep(1.0)
+    private_redis.start()  # same port, same append-only file
+    manifests = _wait_all(handles, timeout=150)
+    assert [m['status'] for m in manifests] == ['succeeded'] * 12, [
+        m['error'] for m in manifests
+    ]
+    assert len(list((roots / 'out').iterdir())) == 12
+    assert redis.Redis.from_url(private_redis.url).llen('detection') == 0
+
+
+def _no_crs_raster(path: Path) -> Path:
+    profile = {
+        'driver': 'GTiff', 'width': 64, 'height': 64, 'count': 1, 'dtype': 'uint8',
+        'transform': Affine.identity(),
+    }  # fmt: skip
+    with rasterio.open(path, 'w', **profile) as dst:
+        dst.write(np.zeros((1, 64, 64), np.uint8))
+    return path
+
+
+def test_bad_inputs_are_answered_and_the_worker_keeps_serving(
+    redis_url: str, roots: Path, tmp_path: Path, start_worker: Callable[..., Worker]
+) -> None:
+    env = job_env(redis_url, roots)
+    client = JobClient(JobSettings.from_env(env))
+    good = write_scene(roots / 'good.tif', seed=1)
+    far = roots / 'far.tif'
+    generate_scene(far, (256, 256), 2, origin=(900000.0, 100000.0))
+    (roots / 'fake.tif').write_text('this is not a raster')
+    no_crs = _no_crs_raster(roots / 'no_crs.tif')
+    out = str(roots / 'out')
+
+    def detect(scene: str, **extra: Any) -> dict[str, Any]:
+        return {'kind': 'detect', 'scene': scene, 'output_dir': out, **extra}
+
+    catalogue = {
+        'INPUT_NOT_FOUND': detect(str(roots / 'missing.tif')),
+        'NOT_A_RASTER': detect(str(roots / 'fake.tif')),
+        'NO_CRS': detect(str(no_crs)),
+        'PATH_NOT_ALLOWED': detect(str(good), output_dir=str(tmp_path / 'elsewhere')),
+        'MODEL_NOT_FOUND': detect(
+            str(good), parameters={'detector': 'cstf_detector_nonexistent'}
+        ),
+        'BAD_JOB_SPEC': {'kind': 'detect', 'output_dir': out},
+        'NO_OVERLAP': {
+            'kind': 'match', 'reference': str(good), 'query': str(far),
+            'output_dir': out,
+        },
+    }  # fmt: skip
+    worker = start_worker('w1', env)
+    # a pickle payload: refused by the worker, never run
+    client.app.send_task(
+        'cstf.detect', args=[detect(str(good))], task_id='pickled', serializer='pickle'
+    )
+    results = {
+        code: client.app.send_task(f'cstf.{spec["kind"]}', args=[spec])
+        for code, spec in catalogue.items()
+    }
+    for code, result in results.items():
+        manifest = result.get(timeout=60)
+        assert manifest['status'] == 'failed'
+        assert manifest['error']['code'] == code, manifest
+        assert manifest['error']['message']
+    handle = submit_detection(good, output_dir=out, client=client, tile=256)
+    assert handle.wait(60)['status'] == 'succeeded'  # still serving
+    assert worker.process.poll() is None
+    assert 'Refusing to deserialize untrusted content of type pickle' in worker.text()
+    assert client.job('pickled').state == 'unknown'
+    assert [p.name for p in Path(out).iterdir()] == [handle.id]
+
+
+def test_cancel_a_queued_and_a_running_job(
+    redis_url: str, roots: Path, start_worker: Callable[..., Worker]
+) -> None:
+    env = job_env(redis_url, roots, CSTF_CHUNK_TILES='1000')
+    client = JobClient(JobSettings.from_env(env))
+    slow = write_scene(roots / 'slow.tif', seed=3, size=1024)
+    queued_scene = write_scene(roots / 'queued.tif', seed=4)
+    running = submit_detection(
+        slow, output_dir=roots / 'out', client=client, tile=128, overlap=16
+    )
+    queued = submit_detection(queued_scene, output_dir=roots / 'out', client=client)
+    queued.cancel()
+    start_worker('w1', env)
+    deadline = time.monotonic() + 60
+    while not running.info and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running.cancel()
+    for handle in (running, queued):
+        manifest = handle.wait(60)
+        assert manifest['status'] == 'cancelled'
+        assert manifest['error']['code'] == 'CANCELLED'
+        assert handle.state == 'cancelled'
+    assert not (roots / 'out').exists() or not any((roots / 'out').iterdir())
