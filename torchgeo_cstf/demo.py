@@ -30,6 +30,10 @@ from .metrics import OrientedMeanAveragePrecision
 DEMO_DETECTOR = 'cstf_detector_regnetx_002'
 #: score threshold of the detections mAP is computed on (VOC practice)
 EVALUATION_THRESHOLD = 0.05
+#: the demo scene's side: 2048² px hold ~180 objects, enough for a stable mAP
+DEFAULT_SIZE = 2048
+#: the demo scene's generator seed
+DEFAULT_SEED = 7
 #: the demo's matcher weights (shipped in the package)
 DEMO_MATCHER = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
 
@@ -126,8 +130,8 @@ def _georeference_matrix(truth: PairTruth, out: Path) -> np.ndarray[Any, Any]:
 def run_demo(
     out: str | os.PathLike[str] = 'cstf-demo',
     *,
-    size: int = 1024,
-    seed: int = 7,
+    size: int = DEFAULT_SIZE,
+    seed: int = DEFAULT_SEED,
     device: str = 'cpu',
     progress: bool = True,
 ) -> DemoSummary:

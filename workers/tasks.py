@@ -201,7 +201,8 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
             state='PROGRESS', meta={'stage': 'detect', 'done': 0, 'total': total}
         )
         logger.info('%s: %d tiles in %d chunks', job_id, total, len(chunks))
-        raise self.replace(chord(chunks, merge_detections.s(spec, job_id)))
+        merge = merge_detections.s(spec, job_id, len(chunks))
+        raise self.replace(chord(chunks, merge))
 
     return _guarded(self, spec, job_id, body, 'detect')
 
@@ -258,25 +259,40 @@ def merge_detections(
     chunks: list[dict[str, Any]],
     spec: dict[str, Any],
     job_id: str,
+    expected: int,
 ) -> dict[str, Any]:
-    """Chord callback: merge the chunks' detections into one output."""
+    """Chord callback: merge the chunks' detections into one output.
+
+    Each of the ``expected`` chunks must be present exactly once: a chunk
+    delivered twice is counted once, a missing one fails the job with
+    ``INCOMPLETE_CHUNKS`` rather than writing a partial result.
+    """
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, DetectionJob)
-        total = sum(int(chunk.get('tiles', 0)) for chunk in chunks)
+        kind = 'detect' if job.pipeline_id is None else 'pipeline'
+        unique = {int(c.get('chunk', -1)): c for c in chunks if 'chunk' in c}
+        failed = [c for c in chunks if c.get('status') != 'succeeded']
+        if not failed and sorted(unique) != list(range(expected)):
+            missing = sorted(set(range(expected)) - set(unique))
+            return failure(
+                job_id,
+                kind,
+                'INCOMPLETE_CHUNKS',
+                f'chunks {missing} of {expected} have no result; submit the job '
+                'again with force',
+            )
+        total = sum(int(chunk.get('tiles', 0)) for chunk in unique.values())
         self.update_state(
             state='PROGRESS', meta={'stage': 'merge', 'done': total, 'total': total}
         )
-        for chunk in chunks:
-            if chunk.get('status') != 'succeeded':
-                return failure(
-                    job_id,
-                    'detect' if job.pipeline_id is None else 'pipeline',
-                    chunk['error']['code'],
-                    chunk['error']['message'],
-                    cancelled=chunk.get('status') == 'cancelled',
-                )
-        return run.merge_chunks(job, job_id, chunks)
+        if failed:
+            error = failed[0]['error']
+            cancelled = failed[0].get('status') == 'cancelled'
+            return failure(
+                job_id, kind, error['code'], error['message'], cancelled=cancelled
+            )
+        return run.merge_chunks(job, job_id, list(unique.values()))
 
     return _guarded(self, spec, job_id, body, 'detect')
 

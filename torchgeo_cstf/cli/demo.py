@@ -7,12 +7,12 @@ from typing import Any
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..demo import DEFAULT_SEED, DEFAULT_SIZE, run_demo
 
     summary = run_demo(
         args.out,
-        size=args.size,
-        seed=args.seed,
+        size=DEFAULT_SIZE if args.size is None else args.size,
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
         device=args.device,
         progress=not args.quiet,
     )
@@ -30,8 +30,8 @@ def add_demo_command(commands: Any) -> None:
         '(no data, Redis or GPU needed)',
     )
     demo.add_argument('--out', default='cstf-demo', help='output directory')
-    demo.add_argument('--size', type=int, default=1024, help='scene side (1024)')
-    demo.add_argument('--seed', type=int, default=7, help='generator seed (7)')
+    demo.add_argument('--size', type=int, default=None, help='scene side (2048)')
+    demo.add_argument('--seed', type=int, default=None, help='generator seed (7)')
     demo.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     demo.add_argument('--quiet', action='store_true', help='no progress bars')
     demo.set_defaults(handler=_demo)
