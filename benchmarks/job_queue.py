@@ -16,8 +16,8 @@ peer in the same run:
 Targets of the issue: overhead ≤ 50 ms per job; 2 workers ≥ 1.8× one
 worker's throughput on 2 cores.
 
-Usage: python benchmarks/queue.py [--redis URL] [--jobs 40] [--burst 1000]
-       [--out benchmarks/results/queue.json]
+Usage: python benchmarks/job_queue.py [--redis URL] [--jobs 40] [--burst 1000]
+       [--out benchmarks/results/job_queue.json]
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument('--jobs', type=int, default=40)
     parser.add_argument('--burst', type=int, default=1000)
     parser.add_argument(
-        '--out', type=Path, default=Path('benchmarks/results/queue.json')
+        '--out', type=Path, default=Path('benchmarks/results/job_queue.json')
     )
     args = parser.parse_args()
     server = redis.Redis.from_url(args.redis)
