@@ -74,20 +74,27 @@ def _advisory(job_id: str) -> Iterator[None]:
         logger.warning('%s: progress not recorded (%s)', job_id, err)
 
 
+def _publish(
+    task: Task[Any, Any], job_id: str, stage: str, done: int, total: int
+) -> None:
+    """Store progress as the job's state meta; raise once the job is cancelled."""
+    cancelled = False
+    with _advisory(job_id):
+        cancelled = is_cancelled(_redis(), job_id)
+        task.update_state(
+            task_id=job_id,
+            state='PROGRESS',
+            meta={'stage': stage, 'done': done, 'total': total},
+        )
+    if cancelled:
+        raise JobCancelledError(f'{job_id}: cancelled')
+
+
 def _reporter(task: Task[Any, Any], job_id: str) -> run.Report:
-    """Progress as task state meta; raises JobCancelledError once cancelled."""
+    """Progress of a job that runs in one task (see :func:`_publish`)."""
 
     def report(stage: str, done: int, total: int) -> None:
-        cancelled = False
-        with _advisory(job_id):
-            cancelled = is_cancelled(_redis(), job_id)
-            task.update_state(
-                task_id=job_id,
-                state='PROGRESS',
-                meta={'stage': stage, 'done': done, 'total': total},
-            )
-        if cancelled:
-            raise JobCancelledError(f'{job_id}: cancelled')
+        _publish(task, job_id, stage, done, total)
 
     return report
 
@@ -220,19 +227,12 @@ def detect_chunk(
     total = count_tiles_of(spec)
 
     def report(stage: str, done: int, _: int) -> None:
-        cancelled = False
+        tiles_done = done
         with _advisory(job_id):
-            cancelled = is_cancelled(_redis(), job_id)
             tiles_done = record_chunk_progress(
                 _redis(), job_id, chunk, done, total, settings.result_expires
             )
-            self.update_state(
-                task_id=job_id,
-                state='PROGRESS',
-                meta={'stage': stage, 'done': tiles_done, 'total': total},
-            )
-        if cancelled:
-            raise JobCancelledError(f'{job_id}: cancelled')
+        _publish(self, job_id, stage, tiles_done, total)
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, DetectionJob)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 import rasterio
 import redis
 from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
 
 from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.inference import detect_scene
@@ -164,8 +166,10 @@ def _no_crs_raster(path: Path) -> Path:
         'driver': 'GTiff', 'width': 64, 'height': 64, 'count': 1, 'dtype': 'uint8',
         'transform': Affine.identity(),
     }  # fmt: skip
-    with rasterio.open(path, 'w', **profile) as dst:
-        dst.write(np.zeros((1, 64, 64), np.uint8))
+    with warnings.catch_warnings():  # no georeference on purpose
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        with rasterio.open(path, 'w', **profile) as dst:
+            dst.write(np.zeros((1, 64, 64), np.uint8))
     return path
 
 

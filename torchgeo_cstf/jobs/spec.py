@@ -67,28 +67,27 @@ class DetectionJob(_Spec):
     pipeline_id: str | None = None
 
 
-class MatchingJob(_Spec):
+class _Matching(_Spec):
+    """Options of co-registration (see :func:`~torchgeo_cstf.inference.coregister.coregister`)."""
+
+    reference: str
+    query: str
+    matcher: str = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
+    window: int = Field(1024, ge=64)
+    windows: int = Field(9, ge=1, le=64)
+    transform: Literal['homography', 'affine'] = 'homography'
+
+
+class MatchingJob(_Matching):
     """Co-register ``query`` onto ``reference`` (tie points, warped COG, report)."""
 
     kind: Literal['match'] = 'match'
-    reference: str
-    query: str
-    matcher: str = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
-    window: int = Field(1024, ge=64)
-    windows: int = Field(9, ge=1, le=64)
-    transform: Literal['homography', 'affine'] = 'homography'
 
 
-class PipelineJob(_Spec):
+class PipelineJob(_Matching):
     """Co-register a new acquisition onto a reference, then detect with temporal fusion."""
 
     kind: Literal['pipeline'] = 'pipeline'
-    reference: str
-    query: str
-    matcher: str = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
-    window: int = Field(1024, ge=64)
-    windows: int = Field(9, ge=1, le=64)
-    transform: Literal['homography', 'affine'] = 'homography'
     parameters: DetectionParameters = DetectionParameters()
 
 
