@@ -50,8 +50,3 @@ def matcher(name: str) -> Any:
 
         _MODELS[key] = resolve_matcher(name).to(device()).eval()
     return _MODELS[key]
-
-
-def loaded_models() -> list[tuple[str, str]]:
-    """(kind, name) of the models this process holds."""
-    return list(_MODELS)

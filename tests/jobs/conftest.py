@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -92,7 +92,6 @@ class Worker:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
-    started: float = field(default_factory=time.monotonic)
 
     def text(self) -> str:
         """The worker's log so far."""
@@ -218,11 +217,3 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     yield server
     if server.process is not None and server.process.poll() is None:
         server.kill()
-
-
-def feature_count(path: str | Path) -> int:
-    """Features in a vector file."""
-    import fiona
-
-    with fiona.open(path) as layer:
-        return len(layer)
