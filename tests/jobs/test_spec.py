@@ -52,6 +52,10 @@ def test_parse_round_trip_and_errors(tmp_path: Path) -> None:
         parse_job('{not json')
     with pytest.raises(JobSpecError, match='batch_size: Input should be greater'):
         build(DetectionParameters, batch_size=0)
+    with pytest.raises(
+        JobSpecError, match=r'overlap \(200\) must be smaller than tile'
+    ):
+        build(DetectionParameters, tile=128)
 
 
 def test_paths_must_stay_under_the_allowed_roots(tmp_path: Path) -> None:

@@ -247,3 +247,28 @@ def test_cancel_a_queued_and_a_running_job(
         assert manifest['error']['code'] == 'CANCELLED'
         assert handle.state == 'cancelled'
     assert not (roots / 'out').exists() or not any((roots / 'out').iterdir())
+
+
+def test_soft_time_limit_fails_the_job_and_the_worker_goes_on(
+    redis_url: str, roots: Path, start_worker: Callable[..., Worker]
+) -> None:
+    limits = {
+        'CSTF_SOFT_TIME_LIMIT': '2',
+        'CSTF_TIME_LIMIT': '60',
+        'CSTF_VISIBILITY_TIMEOUT': '61',
+        'CSTF_CHUNK_TILES': '100000',
+    }
+    env = job_env(redis_url, roots, **limits)
+    client = JobClient(JobSettings.from_env(env))
+    slow = write_scene(roots / 'slow.tif', seed=8, size=2048, objects=10)
+    worker = start_worker('w1', env)
+    job = submit_detection(
+        slow, output_dir=roots / 'out', client=client, tile=128, overlap=16
+    )
+    manifest = job.wait(60)
+    assert manifest['status'] == 'failed'
+    assert manifest['error']['code'] == 'TIME_LIMIT', manifest['error']
+    assert 'soft time limit of 2 s' in manifest['error']['message']
+    assert worker.process.poll() is None
+    assert client.app.send_task('cstf.ping').get(timeout=30)['pong'] is True
+    assert not (roots / 'out').exists() or not any((roots / 'out').iterdir())

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from .. import __version__
 from ..errors import InputNotFoundError, JobSpecError, PathNotAllowedError
@@ -47,6 +54,14 @@ class DetectionParameters(BaseModel):
     format: Literal['gpkg', 'geojson'] = 'gpkg'
     acquisition_id: str | None = None
     quicklook: bool = True
+
+    @model_validator(mode='after')
+    def _overlap_below_tile(self) -> DetectionParameters:
+        if self.overlap >= self.tile:
+            raise ValueError(
+                f'overlap ({self.overlap}) must be smaller than tile ({self.tile})'
+            )
+        return self
 
 
 class DetectionJob(_Spec):
