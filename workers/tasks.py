@@ -199,9 +199,9 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
         if total <= size:
             return run.detect(job, job_id, _reporter(self, job_id))
         chunks = [
-            detect_chunk.si(spec, job_id, index, start, min(start + size, total)).set(
-                task_id=f'{job_id}-chunk-{index}'
-            )
+            detect_chunk.si(
+                spec, job_id, index, start, min(start + size, total), total
+            ).set(task_id=f'{job_id}-chunk-{index}')
             for index, start in enumerate(range(0, total, size))
         ]
         self.update_state(
@@ -222,9 +222,9 @@ def detect_chunk(
     chunk: int,
     start: int,
     stop: int,
+    total: int,
 ) -> dict[str, Any]:
-    """Detect objects in tiles ``start``–``stop - 1`` of a chunked detection."""
-    total = count_tiles_of(spec)
+    """Detect objects in tiles ``start``–``stop - 1`` of the ``total`` of a scene."""
 
     def report(stage: str, done: int, _: int) -> None:
         tiles_done = done
@@ -239,18 +239,6 @@ def detect_chunk(
         return run.detect_chunk(job, job_id, chunk, range(start, stop), report)
 
     return _guarded(self, spec, job_id, body, 'detect', reuse=False)
-
-
-def count_tiles_of(spec: dict[str, Any]) -> int:
-    """Tiles of a detection spec's scene (0 when the spec is unusable)."""
-    try:
-        job = parse_job(spec)
-        assert isinstance(job, DetectionJob)
-        return count_tiles(
-            local_path(job.scene), job.parameters.tile, job.parameters.overlap
-        )
-    except (CSTFError, AssertionError):
-        return 0
 
 
 @app.task(name='cstf.merge_detections', bind=True)

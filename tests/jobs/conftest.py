@@ -73,10 +73,16 @@ def job_env(url: str, root: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def job_client(url: str, root: Path, **extra: str) -> tuple[dict[str, str], JobClient]:
+    """The environment of workers and a client that share it."""
+    env = job_env(url, root, **extra)
+    return env, JobClient(JobSettings.from_env(env))
+
+
 @pytest.fixture
 def client(redis_url: str, roots: Path) -> JobClient:
     """A job client for the test database."""
-    return JobClient(JobSettings.from_env(job_env(redis_url, roots)))
+    return job_client(redis_url, roots)[1]
 
 
 def write_scene(path: Path, seed: int, size: int = 256, objects: int = 6) -> Path:

@@ -18,9 +18,9 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.inference import detect_scene
-from torchgeo_cstf.jobs import JobClient, JobSettings, submit_detection
+from torchgeo_cstf.jobs import submit_detection
 
-from .conftest import PrivateRedis, Worker, job_env, write_scene
+from .conftest import PrivateRedis, Worker, job_client, write_scene
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -48,8 +48,7 @@ def _wait_all(handles: list[Any], timeout: float) -> list[dict[str, Any]]:
 def test_fifty_jobs_on_two_workers_and_a_chunked_scene(
     redis_url: str, roots: Path, start_worker: Callable[..., Worker]
 ) -> None:
-    env = job_env(redis_url, roots, CSTF_CHUNK_TILES='5')
-    client = JobClient(JobSettings.from_env(env))
+    env, client = job_client(redis_url, roots, CSTF_CHUNK_TILES='5')
     scenes = [write_scene(roots / f'scene-{i:02d}.tif', seed=i) for i in range(50)]
     big = write_scene(roots / 'big.tif', seed=99, size=768, objects=20)
     start_worker('w1', env)
@@ -95,8 +94,7 @@ def test_killed_worker_job_is_redelivered_and_completes_once(
         'CSTF_VISIBILITY_TIMEOUT': '22',
         'CSTF_CHUNK_TILES': '1000',
     }
-    env = job_env(redis_url, roots, **limits)
-    client = JobClient(JobSettings.from_env(env))
+    env, client = job_client(redis_url, roots, **limits)
     scene = write_scene(roots / 'scene.tif', seed=5, size=1024, objects=30)
     first = start_worker('doomed', env)
     job = submit_detection(
@@ -136,8 +134,7 @@ def test_no_job_lost_when_redis_restarts(
         'CSTF_TIME_LIMIT': '20',
         'CSTF_VISIBILITY_TIMEOUT': '22',
     }
-    env = job_env(private_redis.url, roots, **limits)
-    client = JobClient(JobSettings.from_env(env))
+    env, client = job_client(private_redis.url, roots, **limits)
     scenes = [
         write_scene(roots / f'scene-{i:02d}.tif', seed=i, size=512) for i in range(12)
     ]
@@ -176,8 +173,7 @@ def _no_crs_raster(path: Path) -> Path:
 def test_bad_inputs_are_answered_and_the_worker_keeps_serving(
     redis_url: str, roots: Path, tmp_path: Path, start_worker: Callable[..., Worker]
 ) -> None:
-    env = job_env(redis_url, roots)
-    client = JobClient(JobSettings.from_env(env))
+    env, client = job_client(redis_url, roots)
     good = write_scene(roots / 'good.tif', seed=1)
     far = roots / 'far.tif'
     generate_scene(far, (256, 256), 2, origin=(900000.0, 100000.0))
@@ -227,8 +223,7 @@ def test_bad_inputs_are_answered_and_the_worker_keeps_serving(
 def test_cancel_a_queued_and_a_running_job(
     redis_url: str, roots: Path, start_worker: Callable[..., Worker]
 ) -> None:
-    env = job_env(redis_url, roots, CSTF_CHUNK_TILES='1000')
-    client = JobClient(JobSettings.from_env(env))
+    env, client = job_client(redis_url, roots, CSTF_CHUNK_TILES='1000')
     slow = write_scene(roots / 'slow.tif', seed=3, size=1024)
     queued_scene = write_scene(roots / 'queued.tif', seed=4)
     running = submit_detection(
@@ -258,8 +253,7 @@ def test_soft_time_limit_fails_the_job_and_the_worker_goes_on(
         'CSTF_VISIBILITY_TIMEOUT': '61',
         'CSTF_CHUNK_TILES': '100000',
     }
-    env = job_env(redis_url, roots, **limits)
-    client = JobClient(JobSettings.from_env(env))
+    env, client = job_client(redis_url, roots, **limits)
     slow = write_scene(roots / 'slow.tif', seed=8, size=2048, objects=10)
     worker = start_worker('w1', env)
     job = submit_detection(
