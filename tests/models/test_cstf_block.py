@@ -83,10 +83,18 @@ def test_bad_arguments() -> None:
         CSTFBlock(32)(torch.randn(1, 32, 4, 4), torch.randn(1, 16, 4, 4))
 
 
-def test_sca_equals_a_naive_window_attention() -> None:
-    """SCA against a per-position loop over the window (masked at the borders)."""
+@pytest.mark.parametrize('chunk', [2**19, 8 * 6 * 2])
+def test_sca_equals_a_naive_window_attention(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SCA against a per-position loop over the window (masked at the borders).
+
+    Also in bands of two rows (``SCA_CHUNK`` = 2 rows of 8 channels × 6 columns).
+    """
+    from torchgeo_cstf.models import cstf
     from torchgeo_cstf.models.cstf import SpatialCrossAttention
 
+    monkeypatch.setattr(cstf, 'SCA_CHUNK', chunk)
     torch.manual_seed(3)
     heads, window, c, h, w = 2, 3, 8, 5, 6
     sca = SpatialCrossAttention(c, heads, window)

@@ -33,6 +33,8 @@ from ..errors import InputError
 
 Fusion = Literal['concat', 'sum', 'ca', 'sca', 'none']
 FUSIONS: tuple[str, ...] = ('concat', 'sum', 'ca', 'sca', 'none')
+#: query values (batch × channels × columns × rows) SCA processes per band of rows
+SCA_CHUNK = 2**19
 
 
 def sine_positions(height: int, width: int, channels: int, like: Tensor) -> Tensor:
@@ -146,8 +148,10 @@ class SpatialCrossAttention(nn.Module):
         """Attend; returns (B, C, H, W).
 
         The window is visited offset by offset on views of the zero-padded
-        keys and values (no ``unfold`` copy of window × window maps), so memory
-        stays a few maps per offset; neighbours outside the map are masked out.
+        keys and values (no ``unfold`` copy of window × window maps), one band
+        of rows at a time (about :data:`SCA_CHUNK` query values per band), so
+        the maps an offset touches stay in the CPU's caches whatever the batch
+        and image size; neighbours outside the map are masked out.
         """
         b, c, h, w = target.shape
         if source.shape[-2:] != (h, w):
@@ -159,21 +163,47 @@ class SpatialCrossAttention(nn.Module):
         q = self.query(target).reshape(b, self.heads, d, h, w) / math.sqrt(d)
         k, v = self.key_value(source).reshape(b, 2, self.heads, d, h, w).unbind(1)
         k, v = F.pad(k, (r, r, r, r)), F.pad(v, (r, r, r, r))
+        inside = F.pad(
+            torch.ones(h, w, device=target.device, dtype=torch.bool), (r, r, r, r)
+        )
+        rows = max(1, SCA_CHUNK // (b * c * w))
+        bands = [
+            self._attend(
+                q[..., top : top + rows, :],
+                k[..., top : top + rows + 2 * r, :],
+                v[..., top : top + rows + 2 * r, :],
+                inside[top : top + rows + 2 * r],
+            )
+            for top in range(0, h, rows)
+        ]
+        return torch.cat(bands, dim=3).reshape(b, c, h, w)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, inside: Tensor) -> Tensor:
+        """Window attention of a band of query rows.
+
+        Args:
+            q: (B, heads, d, n, w) scaled queries of n rows.
+            k: (B, heads, d, n + 2r, w + 2r) padded keys around them.
+            v: padded values, like ``k``.
+            inside: (n + 2r, w + 2r) True where ``k`` and ``v`` are not padding.
+
+        Returns:
+            (B, heads, d, n, w) attended values.
+        """
+        n, w = q.shape[-2:]
         offsets = [(dy, dx) for dy in range(self.window) for dx in range(self.window)]
         logits = torch.stack(
-            [(q * k[..., dy : dy + h, dx : dx + w]).sum(2) for dy, dx in offsets], 2
+            [(q * k[..., dy : dy + n, dx : dx + w]).sum(2) for dy, dx in offsets], 2
         )
-        ones = torch.ones(h, w, device=target.device, dtype=torch.bool)
-        padded = F.pad(ones, (r, r, r, r))
-        inside = torch.stack([padded[dy : dy + h, dx : dx + w] for dy, dx in offsets])
+        mask = torch.stack([inside[dy : dy + n, dx : dx + w] for dy, dx in offsets])
         logits = (logits + self.bias[None, :, :, None, None]).masked_fill(
-            ~inside, float('-inf')
+            ~mask, float('-inf')
         )
         weights = torch.softmax(logits.float(), dim=2).to(v.dtype)
-        out = weights[:, :, 0, None] * v[..., :h, :w]
+        out = weights[:, :, 0, None] * v[..., :n, :w]
         for index, (dy, dx) in enumerate(offsets[1:], start=1):
-            out = out + weights[:, :, index, None] * v[..., dy : dy + h, dx : dx + w]
-        return out.reshape(b, c, h, w)
+            out = out + weights[:, :, index, None] * v[..., dy : dy + n, dx : dx + w]
+        return out
 
 
 class CSTFBlock(nn.Module):
