@@ -14,6 +14,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from ..errors import InputError
+from ..io.cache import capped_block_cache
 from ..io.raster import RasterInfo, open_raster, read_window, tile_windows
 from .matching import fit_bands
 
@@ -117,7 +118,9 @@ class TileReader:
 
     A background thread reads windows in row-major order with its own dataset
     handles and puts them in a queue of at most ``prefetch`` tiles, so reading
-    overlaps compute and memory stays bounded whatever the scene size. Tiles
+    overlaps compute and memory stays bounded whatever the scene size; GDAL's
+    block cache is capped meanwhile at one row of tiles (see
+    :func:`~torchgeo_cstf.io.cache.capped_block_cache`). Tiles
     without any valid pixel are skipped (counted in :attr:`skipped`).
 
     Args:
@@ -146,10 +149,17 @@ class TileReader:
             self.info = RasterInfo.from_dataset(src)
             self.normalisation = scene_normalisation(src)
         self.reference_path = reference
+        rasters = [self.info]
         if reference is not None:
             with open_raster(reference) as ref:
-                check_same_grid(self.info, RasterInfo.from_dataset(ref))
+                rasters.append(RasterInfo.from_dataset(ref))
+                check_same_grid(self.info, rasters[-1])
                 self.reference_normalisation = scene_normalisation(ref)
+        # GDAL's block cache holds one row of tiles: what neighbouring windows
+        # share (the strips of a striped file), not the whole scene
+        self.block_cache = sum(
+            tile * r.width * r.count * np.dtype(r.dtype).itemsize for r in rasters
+        )
         self.path = path
         self.channels = channels
         self.tile = tile
@@ -174,7 +184,7 @@ class TileReader:
 
     def _read(self) -> None:
         try:
-            with open_raster(self.path) as src:
+            with capped_block_cache(self.block_cache), open_raster(self.path) as src:
                 ref = open_raster(self.reference_path) if self.reference_path else None
                 try:
                     for window in self.windows:
