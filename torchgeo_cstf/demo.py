@@ -35,7 +35,7 @@ DEFAULT_SIZE = 2048
 #: the demo scene's generator seed
 DEFAULT_SEED = 7
 #: the demo's matcher weights (shipped in the package)
-DEMO_MATCHER = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
+DEMO_MATCHER = 'CSTFMatcherRegNetX004_Weights.SYNTHETIC'
 
 
 @dataclass

@@ -141,3 +141,34 @@ def test_plot_matches_shows_correctness(
         else figure._suptitle.get_text()
     )
     assert (tmp_path / 'm.png').stat().st_size > 10_000
+
+
+def test_resolve_matcher_from_names_checkpoints_and_state_dicts(tmp_path: Path) -> None:
+    from torchgeo_cstf.errors import ModelNotFoundError
+    from torchgeo_cstf.inference.matching import DEFAULT_MATCHER, resolve_matcher
+    from torchgeo_cstf.models import get_model
+
+    # a CSTFMatching checkpoint is rebuilt from its hyperparameters
+    trained = CSTFMatcher(backbone='resnet18', query_channels=2, num_keypoints=16)
+    hparams = {'backbone': 'resnet18', 'query_channels': 2, 'num_keypoints': 16}
+    state = {f'model.{k}': v for k, v in trained.state_dict().items()}
+    torch.save({'state_dict': state, 'hyper_parameters': hparams}, tmp_path / 'a.ckpt')
+    loaded = resolve_matcher(tmp_path / 'a.ckpt')
+    assert loaded.keypoints.num_keypoints == 16 and not loaded.training
+    assert next(loaded.adapters['query'].parameters()).shape[1] == 2
+    torch.testing.assert_close(loaded.state_dict(), trained.state_dict())
+    # a bare state dict is the default matcher's
+    default = get_model(DEFAULT_MATCHER)
+    torch.save(default.state_dict(), tmp_path / 'plain.pth')
+    torch.testing.assert_close(
+        resolve_matcher(str(tmp_path / 'plain.pth')).state_dict(), default.state_dict()
+    )
+    with pytest.raises(InputError, match='do not fit'):
+        torch.save(trained.state_dict(), tmp_path / 'other.pth')
+        resolve_matcher(tmp_path / 'other.pth')
+    with pytest.raises(ModelNotFoundError, match='no such checkpoint'):
+        resolve_matcher(tmp_path / 'missing.ckpt')
+    with pytest.raises(ModelNotFoundError, match='unknown matcher'):
+        resolve_matcher('sift')
+    with pytest.raises(InputError, match='not a matcher'):
+        resolve_matcher('CSTFDetectorRegNetX002_Weights.SYNTHETIC')

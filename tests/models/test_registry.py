@@ -34,11 +34,15 @@ def test_list_and_build() -> None:
         'cstf_detector_regnetx_002',
         'cstf_detector_resnet18',
         'cstf_detector_resnet50',
+        'cstf_matcher_regnetx_004',
         'cstf_matcher_resnet18',
         'cstf_matcher_resnet50',
     ]
     model = get_model('cstf_matcher_resnet18', num_keypoints=16)
     assert isinstance(model, CSTFMatcher) and model.keypoints.num_keypoints == 16
+    small = get_model('cstf_matcher_regnetx_004')
+    assert isinstance(small, CSTFMatcher)
+    assert small.trunk.feature_info.reduction() == [4, 16]
     detector = get_model('cstf_detector_resnet50', num_classes=15, channels=64)
     assert isinstance(detector, CSTFDetector) and detector.num_classes == 15
     assert detector.trunk.feature_info.channels() == [512, 1024, 2048]

@@ -138,7 +138,7 @@ def add_inference_commands(commands: Any) -> None:
     match.add_argument('--out', required=True, help='output directory')
     match.add_argument(
         '--model',
-        default='CSTFMatcherResNet18_Weights.SYNTHETIC',
+        default='CSTFMatcherRegNetX004_Weights.SYNTHETIC',
         help='matcher weights name or CSTFMatching .ckpt',
     )
     match.add_argument('--window', type=int, default=1024, help='window side (1024)')

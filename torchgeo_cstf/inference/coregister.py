@@ -25,7 +25,7 @@ from ..io.raster import RasterInfo, open_raster, read_window
 from ..io.vector import Feature, write_features
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.transform import Transform, estimate_transform
-from .matching import match, resolve_matcher
+from .matching import DEFAULT_MATCHER, match, resolve_matcher
 
 #: share of valid pixels a reference window needs to be matched
 MIN_VALID_SHARE = 0.5
@@ -207,7 +207,7 @@ def resample_query(
 def coregister(
     reference: str | os.PathLike[str],
     query: str | os.PathLike[str],
-    model: CSTFMatcher | str | os.PathLike[str] = 'cstf_matcher_resnet18',
+    model: CSTFMatcher | str | os.PathLike[str] = DEFAULT_MATCHER,
     *,
     window: int = 1024,
     max_windows: int = 9,

@@ -12,7 +12,7 @@ import torch
 from .. import __version__
 from ..errors import InputError, ModelNotFoundError
 from ..models.detector import CSTFDetector
-from ..models.registry import WEIGHTS, get_model, get_weight, list_models
+from ..models.registry import WEIGHTS, get_model, get_weight, list_models, model_of
 from ..models.weights import load_checkpoint
 
 #: constructor arguments of CSTFDetector that a CSTFDetection checkpoint records
@@ -128,10 +128,10 @@ def resolve_detector(
         return _from_checkpoint(path)
     if '.' in text and path.suffix != '.ckpt':
         member = get_weight(text)
-        for name, enum in WEIGHTS.items():
-            if isinstance(member, enum) and name in detectors:
-                return _from_member(name, member)
-        raise InputError('model', f'{text} are not detector weights')
+        name = model_of(member)
+        if name not in detectors:
+            raise InputError('model', f'{text} are not detector weights')
+        return _from_member(name, member)
     if path.suffix:
         raise ModelNotFoundError(path, 'no such checkpoint')
     raise ModelNotFoundError(

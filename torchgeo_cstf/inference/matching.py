@@ -12,17 +12,38 @@ import numpy as np
 import torch
 from affine import Affine
 from rasterio.enums import Resampling
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..errors import InputError
+from ..errors import InputError, ModelNotFoundError
 from ..io.coords import parse_crs, pixel_to_map, reproject_xy
 from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster
 from ..models.matcher import CSTFMatcher, Matches
-from ..models.registry import WEIGHTS, get_model
+from ..models.registry import (
+    WEIGHTS,
+    get_model,
+    get_weight,
+    list_models,
+    load_into,
+    model_of,
+)
 from ..models.transform import Transform, TransformModel, estimate_transform
 
 ImageInput = str | os.PathLike[str] | np.ndarray[Any, Any] | Tensor
+
+#: the matcher of calls that name none (its shipped weights), and the model a
+#: bare state dict is loaded into
+DEFAULT_MATCHER = 'cstf_matcher_regnetx_004'
+#: constructor arguments of CSTFMatcher that a CSTFMatching checkpoint records
+_MATCHER_ARGS = (
+    'backbone',
+    'reference_channels',
+    'query_channels',
+    'fusion',
+    'num_keypoints',
+)
+#: file suffixes read as checkpoints rather than weights names
+CHECKPOINT_SUFFIXES = ('.ckpt', '.pth', '.pt')
 
 
 @dataclass(frozen=True)
@@ -161,26 +182,64 @@ def _tensor(
 
 
 def resolve_matcher(model: CSTFMatcher | str | os.PathLike[str]) -> CSTFMatcher:
-    """A matcher from an instance, a registered name or a checkpoint path."""
+    """The matcher named by ``model``.
+
+    Args:
+        model: a :class:`CSTFMatcher`; a registered matcher name (its shipped
+            weights, or random weights with a warning when it has none); a
+            weights name (``CSTFMatcherRegNetX004_Weights.SYNTHETIC``); or the
+            path of a ``CSTFMatching`` Lightning checkpoint (built from its
+            hyperparameters) or of a state dict of :data:`DEFAULT_MATCHER`.
+
+    Returns:
+        The matcher.
+
+    Raises:
+        ModelNotFoundError: an unknown name or a path that does not exist.
+        InputError: weights that are not a matcher's or do not fit it.
+    """
     if isinstance(model, CSTFMatcher):
         return model
-    if isinstance(model, str) and not os.path.exists(model):
-        if model in WEIGHTS:  # a model with shipped weights: use them
-            member = next(iter(WEIGHTS[model].__members__.values()))
-            built = get_model(model, weights=member)
-        elif '.' not in model:
+    text = str(model)
+    path = Path(text)
+    matchers = [name for name in list_models() if name.startswith('cstf_matcher')]
+    if path.exists():
+        built = _matcher_from_file(path)
+    elif text in matchers:
+        if text in WEIGHTS:
+            built = get_model(
+                text, weights=next(iter(WEIGHTS[text].__members__.values()))
+            )
+        else:
             warnings.warn(
-                f'{model}: no weights given, the matcher is randomly initialised',
+                f'{text}: no weights given, the matcher is randomly initialised',
                 stacklevel=3,
             )
-            built = get_model(model)
-        else:
-            built = get_model('cstf_matcher_resnet18', weights=model)
+            built = get_model(text)
+    elif '.' in text and path.suffix not in CHECKPOINT_SUFFIXES:
+        member = get_weight(text)
+        built = get_model(model_of(member), weights=member)
+    elif path.suffix:
+        raise ModelNotFoundError(path, 'no such checkpoint')
     else:
-        built = get_model('cstf_matcher_resnet18', weights=model)
+        raise ModelNotFoundError(
+            'model', f'unknown matcher {text!r}; known: {matchers} or a .ckpt path'
+        )
     if not isinstance(built, CSTFMatcher):
-        raise InputError('model', f'{model} is not a matcher')
+        raise InputError('model', f'{text} is not a matcher')
     return built
+
+
+def _matcher_from_file(path: Path) -> nn.Module:
+    """A matcher from a CSTFMatching checkpoint, else a default matcher's state dict."""
+    data = torch.load(path, map_location='cpu', weights_only=False)
+    hparams = data.get('hyper_parameters') if isinstance(data, dict) else None
+    if not isinstance(hparams, dict) or 'backbone' not in hparams:
+        return get_model(DEFAULT_MATCHER, weights=path)
+    kwargs = {key: hparams[key] for key in _MATCHER_ARGS if key in hparams}
+    matcher = CSTFMatcher(**kwargs)
+    load_into(matcher, path, f'{path.name} (CSTFMatcher({kwargs}))')
+    return matcher.eval()
 
 
 def _inside(xy: Tensor, height: int, width: int) -> Tensor:
@@ -190,7 +249,7 @@ def _inside(xy: Tensor, height: int, width: int) -> Tensor:
 def match(
     reference: ImageInput,
     query: ImageInput,
-    model: CSTFMatcher | str | os.PathLike[str] = 'cstf_matcher_resnet18',
+    model: CSTFMatcher | str | os.PathLike[str] = DEFAULT_MATCHER,
     *,
     transform_model: TransformModel = 'homography',
     min_confidence: float = 0.2,
@@ -202,9 +261,8 @@ def match(
     Args:
         reference: raster path, array or tensor ((C, H, W), any dtype).
         query: raster path, array or tensor.
-        model: a :class:`CSTFMatcher`, a weights name or checkpoint path for
-            ``cstf_matcher_resnet18``, or a model name (its shipped weights,
-            if any; otherwise random weights and a warning).
+        model: the matcher (see :func:`resolve_matcher`); by default the
+            shipped :data:`DEFAULT_MATCHER`.
         transform_model: ``homography`` or ``affine``.
         min_confidence: drop matches less probable than this.
         max_size: images are downsampled so their long side is at most this.

@@ -87,7 +87,7 @@ class _Matching(_Spec):
 
     reference: str
     query: str
-    matcher: str = 'CSTFMatcherResNet18_Weights.SYNTHETIC'
+    matcher: str = 'CSTFMatcherRegNetX004_Weights.SYNTHETIC'
     window: int = Field(1024, ge=64)
     windows: int = Field(9, ge=1, le=64)
     transform: Literal['homography', 'affine'] = 'homography'

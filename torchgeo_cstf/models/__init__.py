@@ -6,7 +6,7 @@ from .keypoints import DoGKeypoints
 from .losses import kld_loss, probiou, probiou_loss
 from .matcher import CSTFMatcher, Matches
 from .registry import get_model, get_weight, list_models, register_weights
-from .released import CSTFDetectorRegNetX002_Weights, CSTFMatcherResNet18_Weights
+from .released import CSTFDetectorRegNetX002_Weights, CSTFMatcherRegNetX004_Weights
 from .transform import Transform, estimate_transform
 from .weights import export_weights, load_checkpoint, load_weights
 
@@ -16,7 +16,7 @@ __all__ = (
     'CSTFDetector',
     'CSTFDetectorRegNetX002_Weights',
     'CSTFMatcher',
-    'CSTFMatcherResNet18_Weights',
+    'CSTFMatcherRegNetX004_Weights',
     'DoGKeypoints',
     'Matches',
     'Transform',

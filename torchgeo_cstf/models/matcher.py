@@ -9,7 +9,9 @@ For a reference image and a query image (any band counts):
    batch, so that its batch norms see the same mix in training and evaluation),
    giving coarse (stride 16) and fine (stride 4) features;
 3. the coarse maps are fused both ways with one :class:`CSTFBlock`
-   (reference ← query and query ← reference, shared weights);
+   (reference ← query and query ← reference, shared weights), and the fused
+   maps are added, upsampled, to the fine ones (a top-down path: the fine
+   features that refine positions then carry the fused context too);
 4. for every reference keypoint, its descriptor is compared with every query
    position of the coarse grid: a *correspondence map*;
 5. a small fully convolutional network reads each map together with the density
@@ -18,12 +20,17 @@ For a reference image and a query image (any band counts):
    SoftMax over cells + dustbin makes matching a classification, trained with
    cross-entropy against the cell holding the keypoint's true position (from the
    known warp), or the dustbin when it falls outside the query or on nodata;
-6. around the chosen cell, the fine features give a sub-pixel position by a
-   soft-argmax of correlations over a window (trained with a smooth-L1 loss).
+6. around the chosen cell, the fine features are correlated over a window of
+   positions a fine stride apart, with a temperature of their own; this too is
+   a classification, trained with cross-entropy against the bilinear weights
+   of the true position on the window's grid, and the sub-pixel position is
+   the soft-argmax around the most probable position (plus a smooth-L1 loss
+   on it).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +135,8 @@ class CSTFMatcher(nn.Module):
         fine_dim: channels of the fine features.
         num_keypoints: reference (and query) keypoints per image.
         window: side of the refinement window, in fine cells.
-        temperature: scale of the correspondence maps' cosine similarities.
+        temperature: initial scale of the cosine similarities of the
+            correspondence maps and of the refinement (each then learned).
     """
 
     def __init__(
@@ -161,6 +169,7 @@ class CSTFMatcher(nn.Module):
         self.fine_stride, self.coarse_stride = info.reduction()
         self.coarse = nn.Conv2d(coarse_channels, dim, 1)
         self.fine = nn.Conv2d(fine_channels, fine_dim, 1)
+        self.lift = nn.Conv2d(dim, fine_dim, 1)
         self.fuse = CSTFBlock(dim, fusion)
         self.keypoints = DoGKeypoints(num_keypoints)
         self.maps = nn.Sequential(
@@ -171,9 +180,8 @@ class CSTFMatcher(nn.Module):
             nn.Conv2d(16, 1, 3, padding=1),
         )
         self.dustbin = nn.Parameter(torch.tensor(1.0))
-        self.log_scale = nn.Parameter(
-            torch.tensor(float(-torch.log(torch.tensor(temperature))))
-        )
+        self.log_scale = nn.Parameter(torch.tensor(-math.log(temperature)))
+        self.fine_log_scale = nn.Parameter(torch.tensor(-math.log(temperature)))
         self.window = window
 
     def encode(self, image: Tensor, which: str) -> tuple[Tensor, Tensor]:
@@ -208,6 +216,12 @@ class CSTFMatcher(nn.Module):
         b = reference.shape[0]
         coarse, fine = self.coarse(coarse), self.fine(fine)
         return coarse[:b], fine[:b], coarse[b:], fine[b:]
+
+    def _top_down(self, fused: Tensor, fine: Tensor) -> Tensor:
+        """Fused coarse features projected and upsampled to the fine grid."""
+        return F.interpolate(
+            self.lift(fused), size=fine.shape[-2:], mode='bilinear', align_corners=False
+        )
 
     def _density(
         self, xy: Tensor, weight: Tensor, grid: tuple[int, int], size: tuple[int, int]
@@ -252,6 +266,8 @@ class CSTFMatcher(nn.Module):
         )
         ref_fused = self.fuse(ref_coarse, query_coarse)
         query_fused = self.fuse(query_coarse, ref_coarse)
+        ref_fine = ref_fine + self._top_down(ref_fused, ref_fine)
+        query_fine = query_fine + self._top_down(query_fused, query_fine)
         b, _, h, w = query_fused.shape
         descriptors = F.normalize(sample_points(ref_fused, ref_xy, ref_size), dim=-1)
         candidates = F.normalize(query_fused.flatten(2), dim=1)
@@ -274,14 +290,14 @@ class CSTFMatcher(nn.Module):
             'query_fine': query_fine,
         }
 
-    def refine(
+    def window_logits(
         self,
         out: dict[str, Tensor],
         centres: Tensor,
         ref_size: tuple[int, int],
         query_size: tuple[int, int],
-    ) -> Tensor:
-        """Sub-pixel query positions by soft-argmax around ``centres``.
+    ) -> tuple[Tensor, Tensor]:
+        """Correlation logits of each keypoint over its refinement window.
 
         Args:
             out: output of :meth:`forward`.
@@ -290,7 +306,8 @@ class CSTFMatcher(nn.Module):
             query_size: (H, W) of the query.
 
         Returns:
-            (B, K, 2) refined query positions.
+            (B, K, S², 2) window positions (S = ``window``, row-major, a fine
+            stride apart) and (B, K, S²) logits.
         """
         b, k, _ = centres.shape
         ref_desc = F.normalize(
@@ -308,10 +325,66 @@ class CSTFMatcher(nn.Module):
             out['query_fine'], positions.reshape(b, -1, 2), query_size
         )
         window = F.normalize(window.reshape(b, k, -1, window.shape[-1]), dim=-1)
-        weights = torch.softmax(
-            (window * ref_desc[:, :, None]).sum(-1) * self.log_scale.exp(), dim=-1
+        logits = (window * ref_desc[:, :, None]).sum(-1) * self.fine_log_scale.exp()
+        return positions, logits
+
+    def refine(
+        self,
+        out: dict[str, Tensor],
+        centres: Tensor,
+        ref_size: tuple[int, int],
+        query_size: tuple[int, int],
+    ) -> Tensor:
+        """Sub-pixel query positions: a soft-argmax around the window's peak.
+
+        The expectation is taken over the 3×3 window positions around the most
+        probable one, so a second mode elsewhere in the window cannot pull the
+        position towards the window's centre.
+
+        Args:
+            out: output of :meth:`forward`.
+            centres: (B, K, 2) query positions to refine around.
+            ref_size: (H, W) of the reference.
+            query_size: (H, W) of the query.
+
+        Returns:
+            (B, K, 2) refined query positions.
+        """
+        positions, logits = self.window_logits(out, centres, ref_size, query_size)
+        side = self.window
+        peak = logits.argmax(dim=-1)
+        index = torch.arange(side * side, device=logits.device)
+        rows, cols = index // side, index % side
+        near = ((rows - (peak // side)[..., None]).abs() <= 1) & (
+            (cols - (peak % side)[..., None]).abs() <= 1
         )
+        weights = torch.softmax(logits.masked_fill(~near, float('-inf')), dim=-1)
         return (weights[..., None] * positions).sum(dim=2)
+
+    def window_targets(self, centres: Tensor, truth: Tensor) -> Tensor:
+        """Soft classes over the window: bilinear weights of the true position.
+
+        Args:
+            centres: (B, K, 2) window centres.
+            truth: (B, K, 2) true query positions.
+
+        Returns:
+            (B, K, S²) weights of the four window positions around the truth
+            (clamped into the window), summing to 1.
+        """
+        side = self.window
+        grid = (truth - centres) / self.fine_stride + (side - 1) / 2
+        grid = grid.clamp(0, side - 1)
+        low = grid.floor().clamp_max(side - 2)
+        frac = grid - low
+        targets = torch.zeros(*centres.shape[:2], side * side, dtype=truth.dtype)
+        targets = targets.to(truth.device)
+        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            wx = frac[..., 0] if dx else 1 - frac[..., 0]
+            wy = frac[..., 1] if dy else 1 - frac[..., 1]
+            cell = (low[..., 1] + dy) * side + (low[..., 0] + dx)
+            targets.scatter_add_(2, cell.long()[..., None], (wx * wy)[..., None])
+        return targets
 
     def targets(
         self, out: dict[str, Tensor], warp: Tensor, query_valid: Tensor
@@ -375,9 +448,14 @@ class CSTFMatcher(nn.Module):
         matched = (classes != dustbin) & valid
         if matched.any():
             centres = out['centres'][classes.clamp_max(dustbin - 1)]
-            refined = self.refine(out, centres, ref_size, query_size)
-            refinement = F.smooth_l1_loss(
-                refined[matched] / self.fine_stride, truth[matched] / self.fine_stride
+            _, window = self.window_logits(out, centres, ref_size, query_size)
+            soft = self.window_targets(centres, truth).to(window.dtype)
+            refinement = -(soft * F.log_softmax(window, dim=-1)).sum(-1)[
+                matched
+            ].mean() + F.smooth_l1_loss(
+                self.refine(out, centres, ref_size, query_size)[matched]
+                / self.fine_stride,
+                truth[matched] / self.fine_stride,
             )
         else:
             refinement = logits.sum() * 0.0

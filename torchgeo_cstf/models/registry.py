@@ -26,6 +26,15 @@ def cstf_matcher_resnet50(**kwargs: Any) -> CSTFMatcher:
     return CSTFMatcher(backbone='resnet50', **kwargs)
 
 
+def cstf_matcher_regnetx_004(**kwargs: Any) -> CSTFMatcher:
+    """Small CSTF matcher on a RegNetX-400MF trunk (the demo's matcher).
+
+    0.6 M trunk parameters to stride 16: about 5× faster than ResNet-18 on a
+    CPU, so that matching keeps pace with SIFT.
+    """
+    return CSTFMatcher(backbone='regnetx_004', **kwargs)
+
+
 def cstf_detector_resnet18(**kwargs: Any) -> CSTFDetector:
     """CSTF oriented detector on a ResNet-18 trunk (pyramid strides 8, 16, 32)."""
     return CSTFDetector(backbone='resnet18', **kwargs)
@@ -51,6 +60,7 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     'cstf_detector_regnetx_002': cstf_detector_regnetx_002,
     'cstf_matcher_resnet18': cstf_matcher_resnet18,
     'cstf_matcher_resnet50': cstf_matcher_resnet50,
+    'cstf_matcher_regnetx_004': cstf_matcher_regnetx_004,
 }
 #: model name → its weights enum (models without released weights are absent)
 WEIGHTS: dict[str, type[WeightsEnum]] = {}
@@ -74,7 +84,7 @@ def register_weights(model: str, enum: type[WeightsEnum]) -> None:
 
 
 def get_weight(name: str) -> WeightsEnum:
-    """A weights member by its full name, e.g. ``CSTFMatcherResNet18_Weights.SYNTHETIC``.
+    """A weights member by its full name, e.g. ``CSTFMatcherRegNetX004_Weights.SYNTHETIC``.
 
     Args:
         name: ``<EnumName>.<MEMBER>``.
@@ -93,6 +103,18 @@ def get_weight(name: str) -> WeightsEnum:
     raise ModelNotFoundError(
         'weights', f'unknown weights {name!r}; known: {known or "none"}'
     )
+
+
+def model_of(member: WeightsEnum) -> str:
+    """The registered model name a weights member belongs to.
+
+    Raises:
+        ModelNotFoundError: when the member's enum is not registered.
+    """
+    for name, enum in WEIGHTS.items():
+        if isinstance(member, enum):
+            return name
+    raise ModelNotFoundError('weights', f'{member} belong to no registered model')
 
 
 def get_model(
