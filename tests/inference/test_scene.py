@@ -165,6 +165,34 @@ def test_nodata_tiles_are_skipped_and_objects_on_nodata_dropped(tmp_path: Path) 
     )
 
 
+def test_stretched_scenes_meet_the_detectors_percentiles(tmp_path: Path) -> None:
+    from torchgeo_cstf.inference.tiles import StretchTargets, scene_normalisation
+    from torchgeo_cstf.io import open_raster
+
+    rng = np.random.default_rng(0)
+    digital = rng.integers(10, 240, size=(3, 200, 200)).astype(np.float64)
+    # the same ground delivered as 12-bit numbers and as reflectance
+    for name, values in (('dn', digital * 16 + 100), ('refl', digital / 400)):
+        dtype = np.uint16 if name == 'dn' else np.float32
+        write_geotiff(
+            tmp_path / f'{name}.tif',
+            values.astype(dtype),
+            crs='EPSG:32633',
+            transform=TRANSFORM,
+        )
+        low, high = np.percentile(digital.reshape(3, -1) / 255, (2, 98), axis=1)
+        targets = StretchTargets(tuple(low), tuple(high))
+        with open_raster(tmp_path / f'{name}.tif') as src:
+            normalised = scene_normalisation(src, targets).apply(
+                src.read(), np.ones((200, 200), bool)
+            )
+        # what the detector saw in training: the uint8 scene divided by 255
+        np.testing.assert_allclose(normalised, digital / 255, atol=2e-3)
+    # fewer targets than bands: the others get the mean
+    low, high = StretchTargets((0.1, 0.3), (0.6, 0.8)).per_band(3)
+    assert low.tolist() == [0.1, 0.3, 0.2] and high.tolist() == [0.6, 0.8, 0.7]
+
+
 def test_features_are_in_map_units(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
     found = detect_scene(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from ..errors import InputError, ModelNotFoundError
 from ..models.detector import CSTFDetector
 from ..models.registry import WEIGHTS, get_model, get_weight, list_models, model_of
 from ..models.weights import load_checkpoint
+from .tiles import StretchTargets
 
 #: constructor arguments of CSTFDetector that a CSTFDetection checkpoint records
 _DETECTOR_ARGS = (
@@ -41,6 +42,9 @@ class LoadedDetector:
         score_threshold: the operating threshold for reported objects: the
             weights' ``meta['score_threshold']`` (chosen where precision and
             recall balance), else the model's own (low, meant for mAP).
+        stretch: where scenes that are not uint8 put their 2nd and 98th
+            percentiles: the weights' ``meta['stretch']`` (those of the
+            training images), else 0 and 1.
     """
 
     model: CSTFDetector
@@ -48,6 +52,7 @@ class LoadedDetector:
     name: str
     version: str
     score_threshold: float
+    stretch: StretchTargets = field(default_factory=StretchTargets)
 
 
 def _names(count: int, given: Any) -> list[str]:
@@ -150,4 +155,5 @@ def _from_member(name: str, member: Any) -> LoadedDetector:
         name,
         f'{__version__}+{member.name}',
         float(meta.get('score_threshold', built.score_threshold)),
+        StretchTargets(**meta['stretch']) if 'stretch' in meta else StretchTargets(),
     )

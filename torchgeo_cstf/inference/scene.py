@@ -254,6 +254,7 @@ def detect_tiles(
         prefetch if prefetch is not None else 2 * batch_size,
         reference,
         tiles,
+        loaded.stretch,
     )
     width, height = reader.info.width, reader.info.height
     found: list[tuple[Tensor, Tensor, Tensor]] = []

@@ -47,17 +47,47 @@ class Normalisation:
         return out.astype(np.float32, copy=False)
 
 
-def scene_normalisation(src: Any) -> Normalisation:
+@dataclass(frozen=True)
+class StretchTargets:
+    """Where a detector expects the 2nd and 98th percentiles of its inputs.
+
+    Stretched scenes (not uint8) map their percentiles onto these values, so
+    that their contrast is the one the detector was trained on; the default,
+    0 and 1, is a plain 2–98 % stretch.
+
+    Attributes:
+        low: value of the 2nd percentile, per band (the mean for other bands).
+        high: value of the 98th percentile, likewise.
+    """
+
+    low: tuple[float, ...] = (0.0,)
+    high: tuple[float, ...] = (1.0,)
+
+    def per_band(self, count: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(count,) low and high targets: the given ones, then their mean."""
+        low, high = np.asarray(self.low), np.asarray(self.high)
+        extra = max(count - len(low), 0)
+        low = np.concatenate((low, np.full(extra, low.mean())))[:count]
+        high = np.concatenate((high, np.full(extra, high.mean())))[:count]
+        return low, high
+
+
+def scene_normalisation(
+    src: Any, targets: StretchTargets | None = None
+) -> Normalisation:
     """The normalisation of a scene (same for every tile, so no seams).
 
     uint8 scenes are divided by 255, as the detectors were trained. Other
-    types (uint16, int16, float32, ...) are stretched per band between the
-    2nd and 98th percentiles of valid pixels, taken on an overview whose long
-    side is at most :data:`OVERVIEW_SIZE` (read decimated by GDAL: memory does
-    not grow with the scene).
+    types (uint16, int16, float32, ...) are stretched linearly per band so
+    that the 2nd and 98th percentiles of valid pixels land on ``targets``
+    (by default 0 and 1); the percentiles are taken on an overview whose long
+    side is at most :data:`OVERVIEW_SIZE` (read decimated by GDAL: memory
+    does not grow with the scene).
 
     Args:
         src: an open rasterio dataset.
+        targets: where the percentiles go (the detector's, see
+            :class:`~torchgeo_cstf.inference.LoadedDetector`).
 
     Returns:
         The normalisation.
@@ -76,8 +106,12 @@ def scene_normalisation(src: Any) -> Normalisation:
     values = np.asarray(data.data, dtype=np.float64)[:, valid]
     if not np.isfinite(values).all():
         values = np.where(np.isfinite(values), values, np.nan)
-    low, high = np.nanpercentile(values, STRETCH_PERCENTILES, axis=1)
-    return Normalisation(low.astype(np.float32), high.astype(np.float32))
+    p_low, p_high = np.nanpercentile(values, STRETCH_PERCENTILES, axis=1)
+    to_low, to_high = (targets or StretchTargets()).per_band(count)
+    # (value - low) / (high - low) sends p_low to to_low and p_high to to_high
+    span = np.maximum(p_high - p_low, 1e-12) / (to_high - to_low)
+    low = p_low - to_low * span
+    return Normalisation(low.astype(np.float32), (low + span).astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -132,6 +166,8 @@ class TileReader:
         reference: optional co-registered earlier acquisition on the same grid.
         indexes: the tiles to read, as indexes in the row-major plan of the
             whole scene (default all).
+        targets: where stretched scenes put their percentiles (see
+            :func:`scene_normalisation`).
     """
 
     def __init__(
@@ -143,18 +179,19 @@ class TileReader:
         prefetch: int,
         reference: str | os.PathLike[str] | None = None,
         indexes: Sequence[int] | None = None,
+        targets: StretchTargets | None = None,
     ) -> None:
         """Open the scene and plan the tiles; see the class docstring."""
         with open_raster(path) as src:
             self.info = RasterInfo.from_dataset(src)
-            self.normalisation = scene_normalisation(src)
+            self.normalisation = scene_normalisation(src, targets)
         self.reference_path = reference
         rasters = [self.info]
         if reference is not None:
             with open_raster(reference) as ref:
                 rasters.append(RasterInfo.from_dataset(ref))
                 check_same_grid(self.info, rasters[-1])
-                self.reference_normalisation = scene_normalisation(ref)
+                self.reference_normalisation = scene_normalisation(ref, targets)
         # GDAL's block cache holds one row of tiles: what neighbouring windows
         # share (the strips of a striped file), not the whole scene
         self.block_cache = sum(

@@ -50,6 +50,10 @@ class CSTFDetectorRegNetX002_Weights(WeightsEnum):  # type: ignore[misc]
             # operating threshold: precision 0.90, recall 0.90 on a held-out
             # 1024² scene (0.05 keeps the low scores mAP needs)
             'score_threshold': 0.4,
+            # per-band 2nd/98th percentiles of the training images (÷ 255),
+            # where scenes of other types are stretched to (benchmarks/
+            # stretch_targets.py)
+            'stretch': {'low': (0.027, 0.056, 0.058), 'high': (0.735, 0.607, 0.586)},
         },
     )
 
