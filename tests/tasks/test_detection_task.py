@@ -71,6 +71,30 @@ def test_predict_step_returns_oriented_boxes_on_cpu() -> None:
         assert (item['boxes'][:, 2] >= item['boxes'][:, 3]).all()
 
 
+def _fit_two_steps(tmp_path: Path, logger: Any, val_length: int) -> Trainer:
+    """Two training steps of a small task on synthetic scenes, then validation."""
+    datamodule = SyntheticScenesDataModule(
+        batch_size=2,
+        patch_size=128,
+        train_length=4,
+        val_length=val_length,
+        test_length=2,
+        objects_per_megapixel=300,
+    )
+    task = CSTFDetection(class_names=['ship', 'plane', 'vehicle'], **SMALL)
+    trainer = Trainer(
+        max_steps=2,
+        num_sanity_val_steps=0,
+        accelerator='cpu',
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, datamodule)
+    return trainer
+
+
 def test_fit_logs_val_map_and_plots(tmp_path: Path) -> None:
     from lightning.pytorch.loggers import CSVLogger
 
@@ -87,30 +111,24 @@ def test_fit_logs_val_map_and_plots(tmp_path: Path) -> None:
             )
             return writer
 
-    datamodule = SyntheticScenesDataModule(
-        batch_size=2,
-        patch_size=128,
-        train_length=4,
-        val_length=2,
-        test_length=2,
-        objects_per_megapixel=300,
-    )
-    task = CSTFDetection(class_names=['ship', 'plane', 'vehicle'], **SMALL)
     logger = FigureLogger(tmp_path)
-    trainer = Trainer(
-        max_steps=2,
-        num_sanity_val_steps=0,
-        accelerator='cpu',
-        logger=logger,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        default_root_dir=tmp_path,
-    )
-    trainer.fit(task, datamodule)
-    metrics = trainer.callback_metrics
+    metrics = _fit_two_steps(tmp_path, logger, val_length=2).callback_metrics
     assert 0.0 <= float(metrics['val_map']) <= 1.0
     assert 'val_map_area' in metrics and 'train_loss' in metrics
     assert figures == [('image/0', 2)]  # truth beside predictions
+    assert not (Path(logger.log_dir) / 'plots').exists()  # the logger took them
+
+
+def test_csv_logger_gets_plots_as_png(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import CSVLogger
+    from PIL import Image
+
+    logger = CSVLogger(tmp_path)
+    _fit_two_steps(tmp_path, logger, val_length=4)
+    plots = sorted((Path(logger.log_dir) / 'plots').glob('*.png'))
+    assert [p.name for p in plots] == ['val_step2_0.png', 'val_step2_1.png']
+    with Image.open(plots[0]) as picture:  # truth and predictions side by side
+        assert picture.width > 1.5 * picture.height
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import matplotlib.pyplot as plt
@@ -74,7 +75,8 @@ class CSTFDetection(BaseTask):
     and DOTA convention; monitored), ``*_map_area`` (area under the
     precision/recall curve, "mAP12") and, with ``class_names``, the AP of each
     class. The first sample of the first validation batches is plotted beside
-    its predictions when the logger can show figures (TensorBoard).
+    its predictions: in the logger when it shows figures (TensorBoard), else
+    as PNG files in the logger's ``plots/`` folder (the CSV logger).
     ``predict_step`` returns one dict per image: ``boxes`` (N, 5) CXCYWHR in
     pixels of the (padded) input, ``scores``, ``labels`` (0-based).
 
@@ -230,10 +232,18 @@ class CSTFDetection(BaseTask):
     def _plot(
         self, batch: dict[str, Any], found: dict[str, Tensor], index: int
     ) -> None:
-        """Log the first sample of a batch beside its predictions."""
-        experiment: Any = getattr(self.logger, 'experiment', None)
+        """Plot the first sample of a batch beside its predictions.
+
+        The figure goes to the logger when it takes figures (TensorBoard),
+        else to ``<log_dir>/plots/val_step<step>_<index>.png`` (CSV logger).
+        """
+        logger: Any = self.logger
+        experiment: Any = getattr(logger, 'experiment', None)
         datamodule: Any = getattr(self.trainer, 'datamodule', None)
-        if not hasattr(experiment, 'add_figure') or not hasattr(datamodule, 'plot'):
+        folder: Any = getattr(logger, 'log_dir', None)
+        if not hasattr(datamodule, 'plot') or not (
+            hasattr(experiment, 'add_figure') or folder
+        ):
             return
         image = batch['image'][0]
         if hasattr(datamodule, 'std'):  # back to digital numbers for display
@@ -247,11 +257,17 @@ class CSTFDetection(BaseTask):
             'prediction_score': found['scores'].cpu(),
         }
         figure = datamodule.plot(sample)
-        if figure is not None:
+        if figure is None:
+            return
+        if hasattr(experiment, 'add_figure'):
             experiment.add_figure(
                 f'image/{index}', figure, global_step=self.global_step
             )
-            plt.close(figure)
+        else:
+            plots = Path(folder) / 'plots'
+            plots.mkdir(parents=True, exist_ok=True)
+            figure.savefig(plots / f'val_step{self.global_step}_{index}.png', dpi=80)
+        plt.close(figure)
 
     def on_validation_epoch_end(self) -> None:
         """Log the epoch's mAP."""
