@@ -107,6 +107,7 @@ def detect_chunk(
         'seconds': found.seconds,
         'model_seconds': found.model_seconds,
         'nms_threshold': found.nms_threshold,
+        'load_seconds': found.load_seconds,
     }
 
 
@@ -136,6 +137,7 @@ def merge_chunks(
                 float(chunk['seconds']),
                 float(chunk['model_seconds']),
                 float(chunk['nms_threshold']),
+                float(chunk['load_seconds']),
             )
         )
     result = write_detection_outputs(job, job_id, merge_detections(parts))
@@ -157,6 +159,7 @@ def write_detection_outputs(
         'skipped_tiles': found.skipped,
         'seconds': round(found.seconds, 3),
         'model_seconds': round(found.model_seconds, 3),
+        'load_seconds': round(found.load_seconds, 3),
         'model': found.model_name,
         'model_version': found.model_version,
     }

@@ -104,7 +104,25 @@ def test_objects_cut_by_tiles_are_found_once(tmp_path: Path) -> None:
     assert len(found.above(0.89)) == 4 and len(found.above(0.95)) == 0
     assert found.above(0.89).info == found.info
     assert 0 < found.model_seconds <= found.seconds
+    assert 0 <= found.load_seconds < 0.1  # given loaded: nothing to build
+    pipeline = found.seconds - found.load_seconds - found.model_seconds
+    assert found.overhead == pytest.approx(pipeline / found.model_seconds)
     assert all(call[1:] == (3, 128, 128) for call in detector.calls)
+
+
+def test_loading_a_named_detector_is_timed_apart_from_the_pipeline(
+    tmp_path: Path,
+) -> None:
+    _scene(tmp_path / 'scene.tif', BOXES, size=256)
+    found = detect_scene(
+        tmp_path / 'scene.tif', 'cstf_detector_regnetx_002', tile=128, overlap=32
+    )
+    assert found.load_seconds > 0 and found.model_seconds > 0
+    assert found.load_seconds + found.model_seconds < found.seconds
+    pipeline = found.seconds - found.load_seconds - found.model_seconds
+    assert found.overhead == pytest.approx(pipeline / found.model_seconds)
+    merged = merge_detections([found, found])
+    assert merged.load_seconds == pytest.approx(2 * found.load_seconds)
 
 
 def test_tiles_detected_in_parts_merge_to_the_whole_scene(tmp_path: Path) -> None:

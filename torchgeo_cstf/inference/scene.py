@@ -45,8 +45,11 @@ class SceneDetections:
         skipped: tiles skipped because they hold no valid pixel.
         seconds: wall time of the whole call.
         model_seconds: time spent in the detector (forward, decoding, NMS of
-            each batch), the rest being reading, normalising and merging.
+            each batch).
         nms_threshold: IoU threshold of the cross-tile merge.
+        load_seconds: time spent building the detector and loading its
+            weights (zero when given a loaded model); the rest of
+            ``seconds`` is the pipeline: reading, normalising, merging.
     """
 
     boxes: Tensor
@@ -62,6 +65,7 @@ class SceneDetections:
     seconds: float
     model_seconds: float
     nms_threshold: float
+    load_seconds: float = 0.0
 
     def __len__(self) -> int:
         """Number of objects."""
@@ -69,8 +73,9 @@ class SceneDetections:
 
     @property
     def overhead(self) -> float:
-        """Time outside the model divided by model time."""
-        return (self.seconds - self.model_seconds) / max(self.model_seconds, 1e-9)
+        """Pipeline time (outside the model and its loading) over model time."""
+        pipeline = self.seconds - self.load_seconds - self.model_seconds
+        return pipeline / max(self.model_seconds, 1e-9)
 
     def above(self, threshold: float) -> SceneDetections:
         """The detections scoring at least ``threshold``."""
@@ -245,6 +250,7 @@ def detect_tiles(
     start = time.perf_counter()
     loaded = resolve_detector(model)
     detector = loaded.model.to(device)
+    load_seconds = time.perf_counter() - start
     threshold = loaded.score_threshold if score_threshold is None else score_threshold
     reader = TileReader(
         raster,
@@ -305,6 +311,7 @@ def detect_tiles(
         time.perf_counter() - start,
         model_seconds,
         detector.nms_threshold if nms_threshold is None else nms_threshold,
+        load_seconds,
     )
 
 
@@ -345,6 +352,7 @@ def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
         skipped=sum(p.skipped for p in parts),
         seconds=sum(p.seconds for p in parts),
         model_seconds=sum(p.model_seconds for p in parts),
+        load_seconds=sum(p.load_seconds for p in parts),
     )
 
 
