@@ -16,7 +16,9 @@ detector and reports:
   every 0.25 s (from the end of the first batch) in the last quarter of the
   run against the first quarter.
 
-Each size runs ``--repeat`` times (each in a fresh process) and the medians are
+The peer of the memory figures is the detector alone, in a fresh process, on
+the scene's first batch as many times as the scene has batches: no reading,
+queueing or merging. Each size runs ``--repeat`` times (each in a fresh process) and the medians are
 reported: the model alone, on the same batch, peaks up to ~15 % apart from one
 process to the next (glibc's allocator state, threads freeing in different
 orders), more than the ±10 % the target allows between sizes.
@@ -149,8 +151,44 @@ def child(path: str, tile: int, batch_size: int) -> None:
     )
 
 
-def run_child(path: Path, tile: int, batch_size: int) -> dict[str, Any]:
-    """Figures of one run of a scene in a fresh process."""
+def model_only(path: str, tile: int, batch_size: int, batches: int) -> None:
+    """The peer: the detector alone, ``batches`` times on the scene's first batch.
+
+    No reading, queueing or merging: what the model's own allocations do to
+    peak RSS over as many forward passes as the scene takes.
+    """
+    import numpy as np
+    import torch
+
+    from torchgeo_cstf.inference import count_tiles, resolve_detector
+    from torchgeo_cstf.inference.tiles import TileReader
+
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    loaded = resolve_detector('cstf_detector_regnetx_002')
+    tiles = list(
+        TileReader(
+            path,
+            loaded.model.in_channels,
+            tile,
+            200,
+            batch_size,
+            indexes=list(range(min(batch_size, count_tiles(path, tile, 200)))),
+            targets=loaded.stretch,
+        )
+    )
+    images = torch.from_numpy(np.stack([t.pixels for t in tiles]))
+    with torch.inference_mode():
+        for _ in range(batches):
+            loaded.model.predict(images, None, loaded.score_threshold)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({'peak_rss_mb': peak}))
+
+
+def run_child(
+    path: Path, tile: int, batch_size: int, model_only_batches: int = 0
+) -> dict[str, Any]:
+    """Figures of one run of a scene (or of the model-only peer) in a fresh process."""
+    peer = ['--model-only', str(model_only_batches)] if model_only_batches else []
     output = subprocess.run(
         [
             sys.executable,
@@ -161,6 +199,7 @@ def run_child(path: Path, tile: int, batch_size: int) -> dict[str, Any]:
             str(tile),
             '--batch-size',
             str(batch_size),
+            *peer,
         ],
         check=True,
         capture_output=True,
@@ -207,7 +246,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         [p - min(r['peak_rss_mb_runs']) for p, r in zip(peaks, rows, strict=True)],
         [max(r['peak_rss_mb_runs']) - p for p, r in zip(peaks, rows, strict=True)],
     ]
-    right.bar(labels, peaks, yerr=spans, capsize=6, color='#55a868')
+    right.bar(labels, peaks, yerr=spans, capsize=6, color='#55a868', label='scene')
+    right.plot(
+        labels,
+        [r['model_only_peak_rss_mb'] for r in rows],
+        'kD',
+        label='model alone, as many batches',
+    )
+    right.legend(loc='lower right')
     right.set_ylabel('peak RSS (MiB), median and range of runs')
     for ax in (left, right):
         ax.set_xlabel('scene size (px)')
@@ -232,7 +278,11 @@ def main() -> None:
         '--figure', type=Path, default=Path('docs/assets/scene_benchmark.png')
     )
     parser.add_argument('--child', default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--model-only', type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.model_only:
+        model_only(args.child, args.tile, args.batch_size, args.model_only)
+        return
     if args.child:
         child(args.child, args.tile, args.batch_size)
         return
@@ -247,15 +297,24 @@ def main() -> None:
                 run_child(path, args.tile, args.batch_size) for _ in range(args.repeat)
             ]
             row = summarise(size, written, runs)
+            batches = -(-int(row['tiles']) // args.batch_size)
+            peers = [
+                run_child(path, args.tile, args.batch_size, batches)['peak_rss_mb']
+                for _ in range(args.repeat)
+            ]
+            row['model_only_peak_rss_mb'] = statistics.median(peers)
+            row['model_only_peak_rss_mb_runs'] = peers
             rows.append(row)
             print(
                 f'{size:>6}²: {row["tiles"]:>4} tiles, {row["seconds"]:8.1f} s, '
                 f'{row["tiles_per_s"]:.2f} tiles/s, overhead '
                 f'{100 * row["overhead"]:.1f} %, peak RSS {row["peak_rss_mb"]:.0f} MiB '
-                f'(runs {", ".join(f"{m:.0f}" for m in row["peak_rss_mb_runs"])})'
+                f'(runs {", ".join(f"{m:.0f}" for m in row["peak_rss_mb_runs"])}); '
+                f'model alone {row["model_only_peak_rss_mb"]:.0f} MiB'
             )
             path.unlink()
     rss = [r['peak_rss_mb'] for r in rows]
+    alone = [r['model_only_peak_rss_mb'] for r in rows]
     report = {
         'version': __version__,
         'machine': platform.platform(),
@@ -265,13 +324,16 @@ def main() -> None:
         'repeat': args.repeat,
         'rows': rows,
         'rss_spread': (max(rss) - min(rss)) / min(rss),
+        'model_only_rss_spread': (max(alone) - min(alone)) / min(alone),
+        'pipeline_rss_mb': [p - m for p, m in zip(rss, alone, strict=True)],
         'max_overhead': max(r['overhead'] for r in rows),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + '\n')
     plot(rows, args.figure)
     print(
-        f'peak RSS spread {100 * report["rss_spread"]:.1f} %, max overhead '
+        f'peak RSS spread {100 * report["rss_spread"]:.1f} % (model alone '
+        f'{100 * report["model_only_rss_spread"]:.1f} %), max overhead '
         f'{100 * report["max_overhead"]:.1f} %; {args.out}, {args.figure}'
     )
 
