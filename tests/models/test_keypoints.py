@@ -69,6 +69,22 @@ def test_batch_equals_single_images_and_flat_images_pad() -> None:
     assert flat.shape == (1, 48) and flat.max() == 0 and flat_xy.shape == (1, 48, 2)
 
 
+def test_a_pair_in_one_pass_equals_two_calls() -> None:
+    detector = DoGKeypoints(32)
+    optical = torch.from_numpy(synthesize_scene((128, 128), seed=3).image)
+    reference = optical.float().div(255).expand(2, -1, -1, -1)
+    query = 1 - reference[:, :1].flip(-1)  # one band, inverted and mirrored
+    joint = detector.detect_pair(reference, query)
+    separate = (*detector(reference), *detector(query))
+    assert joint[1].gt(0).sum() > 32 and joint[3].gt(0).sum() > 32
+    for a, b in zip(joint, separate, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    smaller = query[..., :96, :96]
+    ref_xy, _, query_xy, _ = detector.detect_pair(reference, smaller)
+    torch.testing.assert_close(query_xy, detector(smaller)[0])
+    assert ref_xy.shape == query_xy.shape == (2, 32, 2)
+
+
 def test_agrees_with_kornias_scale_space_detector() -> None:
     image = torch.from_numpy(synthesize_scene((256, 256), seed=3).image)[None] / 255
     kornia = KF.ScaleSpaceDetector(

@@ -62,23 +62,6 @@ def test_joint_encoding_matches_separate_passes_in_eval() -> None:
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
-def test_keypoints_of_both_images_in_one_pass_match_separate_calls() -> None:
-    matcher = CSTFMatcher(num_keypoints=32)
-    batch = _batch(2)
-    joint = matcher._detect(batch['reference'], batch['query'])
-    separate = (
-        *matcher.keypoints(batch['reference']),
-        *matcher.keypoints(batch['query']),
-    )
-    assert joint[1].gt(0).sum() > 32  # real blobs on both images
-    for a, b in zip(joint, separate, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-    smaller = batch['query'][..., :96, :96]
-    ref_xy, _, query_xy, _ = matcher._detect(batch['reference'], smaller)
-    torch.testing.assert_close(query_xy, matcher.keypoints(smaller)[0])
-    assert ref_xy.shape == query_xy.shape == (2, 32, 2)
-
-
 def test_padding_keypoints_are_masked() -> None:
     y, x = torch.meshgrid(
         torch.arange(128) + 0.5, torch.arange(128) + 0.5, indexing='ij'

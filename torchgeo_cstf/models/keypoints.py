@@ -191,6 +191,32 @@ class DoGKeypoints(nn.Module):
         xy[..., 1] = xy[..., 1].clamp(0.0, float(height))
         return xy, value
 
+    def detect_pair(
+        self, first: Tensor, second: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Keypoints of two batches of images, in one pass when their sizes agree.
+
+        Every image is detected on its own (on the mean of its bands), so one
+        batch of both batches' grey images gives what two calls give, with half
+        the calls; the band counts may differ.
+
+        Args:
+            first: (B, C, H, W) in [0, 1].
+            second: (B', C', H', W') in [0, 1].
+
+        Returns:
+            Positions and responses of ``first``, then those of ``second``
+            (see :meth:`forward`).
+        """
+        if first.shape[-2:] != second.shape[-2:]:
+            return (*self(first), *self(second))
+        greys = torch.cat(
+            [x.float().mean(dim=1, keepdim=True) for x in (first, second)]
+        )
+        xy, response = self(greys)
+        b = first.shape[0]
+        return xy[:b], response[:b], xy[b:], response[b:]
+
 
 def _neighbourhood_max(dog: Tensor) -> Tensor:
     """Maximum over the 3×3×3 neighbourhood of each middle level of (B, L, h, w).

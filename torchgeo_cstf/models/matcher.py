@@ -217,26 +217,6 @@ class CSTFMatcher(nn.Module):
         coarse, fine = self.coarse(coarse), self.fine(fine)
         return coarse[:b], fine[:b], coarse[b:], fine[b:]
 
-    def _detect(
-        self, reference: Tensor, query: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Keypoints and responses of both images, in one pass when sizes agree.
-
-        The detector works on the mean of the bands, image by image, so one
-        batch of both greys gives what two calls give, at half the calls.
-        """
-        if reference.shape[-2:] != query.shape[-2:]:
-            return (*self.keypoints(reference), *self.keypoints(query))
-        greys = torch.cat(
-            (
-                reference.float().mean(dim=1, keepdim=True),
-                query.float().mean(dim=1, keepdim=True),
-            )
-        )
-        xy, response = self.keypoints(greys)
-        b = reference.shape[0]
-        return xy[:b], response[:b], xy[b:], response[b:]
-
     def _top_down(self, fused: Tensor, fine: Tensor) -> Tensor:
         """Fused coarse features projected and upsampled to the fine grid."""
         return F.interpolate(
@@ -279,7 +259,9 @@ class CSTFMatcher(nn.Module):
         """
         ref_size = (reference.shape[-2], reference.shape[-1])
         query_size = (query.shape[-2], query.shape[-1])
-        ref_xy, ref_response, query_xy, query_response = self._detect(reference, query)
+        ref_xy, ref_response, query_xy, query_response = self.keypoints.detect_pair(
+            reference, query
+        )
         ref_coarse, ref_fine, query_coarse, query_fine = self.encode_pair(
             reference, query
         )
