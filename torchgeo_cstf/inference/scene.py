@@ -65,7 +65,7 @@ class SceneDetections:
     seconds: float
     model_seconds: float
     nms_threshold: float
-    load_seconds: float = 0.0
+    load_seconds: float
 
     def __len__(self) -> int:
         """Number of objects."""
