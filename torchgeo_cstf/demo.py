@@ -35,7 +35,7 @@ DEFAULT_SIZE = 2048
 #: the demo scene's generator seed
 DEFAULT_SEED = 7
 #: the demo's matcher weights (shipped in the package)
-DEMO_MATCHER = 'CSTFMatcherRegNetX004_Weights.SYNTHETIC'
+DEMO_MATCHER = 'cstf_matcher_regnetx_004'
 
 
 @dataclass

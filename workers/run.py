@@ -198,7 +198,8 @@ def _coregister(
     result = coregister(
         local_path(job.reference),
         local_path(job.query),
-        runtime.matcher(job.matcher),
+        runtime.matcher(job.matcher) if job.method != 'dense' else job.matcher,
+        method=job.method,
         window=job.window,
         max_windows=job.windows,
         transform_model=job.transform,

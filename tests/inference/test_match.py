@@ -60,7 +60,16 @@ def test_match_maps_back_to_full_resolution_and_the_reference_crs(
 ) -> None:
     ref_path, query_path, truth = pair
     warp = truth.warp_matrix()
-    result = match(ref_path, query_path, OracleMatcher(warp, scale=2.0), max_size=128)
+    # an identity prior: the CSTF matcher sees the query as it is
+    result = match(
+        ref_path,
+        query_path,
+        OracleMatcher(warp, scale=2.0),
+        method='cstf',
+        prior=np.eye(3),
+        max_size=128,
+    )
+    assert result.method == 'cstf'
     grid = np.stack(np.meshgrid(np.linspace(20, 100, 6), np.linspace(20, 100, 6)), -1)
     full = apply_homography(warp, grid.reshape(-1, 2) * 2.0)
     inside = ((full >= 0) & (full < 256)).all(

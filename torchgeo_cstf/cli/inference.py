@@ -45,6 +45,7 @@ def _match(args: argparse.Namespace) -> int:
         args.reference,
         args.query,
         args.model,
+        method=args.method,
         window=args.window,
         max_windows=args.windows,
         transform_model=args.transform,
@@ -137,9 +138,17 @@ def add_inference_commands(commands: Any) -> None:
     match.add_argument('query', help='raster to align')
     match.add_argument('--out', required=True, help='output directory')
     match.add_argument(
+        '--method',
+        choices=('auto', 'cstf', 'dense'),
+        default='auto',
+        help='auto: dense structure matching, CSTF where it finds too little '
+        '(default); cstf: the learned matcher only; dense: training-free only',
+    )
+    match.add_argument(
         '--model',
-        default='CSTFMatcherRegNetX004_Weights.SYNTHETIC',
-        help='matcher weights name or CSTFMatching .ckpt',
+        default='cstf_matcher_regnetx_004',
+        help='CSTF matcher: a registered name (its shipped weights), a weights '
+        'name or a CSTFMatching .ckpt (default cstf_matcher_regnetx_004)',
     )
     match.add_argument('--window', type=int, default=1024, help='window side (1024)')
     match.add_argument('--windows', type=int, default=9, help='windows to match (9)')

@@ -27,6 +27,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
 def _matching(args: argparse.Namespace) -> dict[str, Any]:
     found = {
         'matcher': args.matcher,
+        'method': args.method,
         'window': args.window,
         'windows': args.windows,
         'transform': args.transform,
@@ -237,6 +238,12 @@ def _detection_options(parser: argparse.ArgumentParser) -> None:
 
 def _matching_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--matcher', default=None, help='matcher weights or checkpoint')
+    parser.add_argument(
+        '--method',
+        choices=('auto', 'cstf', 'dense'),
+        default=None,
+        help='matching method (auto)',
+    )
     parser.add_argument('--window', type=int, default=None, help='window side (1024)')
     parser.add_argument('--windows', type=int, default=None, help='windows (9)')
     parser.add_argument('--transform', choices=('homography', 'affine'), default=None)

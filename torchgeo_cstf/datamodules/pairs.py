@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
+from torch.utils.data import ConcatDataset
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..datasets.pairs import CrossModalPairs, PairedRasters
+from ..datasets.pairs import CrossModalPairs, PairedRasters, Sample
+from ..io.radiometry import fit_bands
 from .splits import setup_generated_splits
+
+#: the sample keys every pair dataset provides
+PAIR_KEYS = ('reference', 'query', 'query_valid', 'warp', 'modality')
+
+
+@dataclass(frozen=True)
+class FitPairBands:
+    """Give pairs of any source the same bands and keys, so they batch together.
+
+    Args:
+        reference_bands: bands of the reference (see
+            :func:`~torchgeo_cstf.io.radiometry.fit_bands`).
+        query_bands: bands of the query.
+    """
+
+    reference_bands: int = 3
+    query_bands: int = 1
+
+    def __call__(self, sample: Sample) -> Sample:
+        """Adapt one sample."""
+        out = {key: sample[key] for key in PAIR_KEYS}
+        for key, bands in (
+            ('reference', self.reference_bands),
+            ('query', self.query_bands),
+        ):
+            out[key] = torch.from_numpy(
+                fit_bands(sample[key].numpy(), bands).copy()
+            ).contiguous()
+        return out
 
 
 class CrossModalPairsDataModule(NonGeoDataModule):
@@ -18,6 +52,13 @@ class CrossModalPairsDataModule(NonGeoDataModule):
     images come normalised to [0, 1] by the dataset, so no batch augmentation
     is applied.
 
+    With ``paired_roots`` (folders of real co-registered pairs, see
+    :class:`~torchgeo_cstf.datasets.PairedRasters`), their ``train`` tiles join
+    the training pairs, the query resampled into the reference frame and moved
+    by a random similarity within the same ``scale`` and ``rotation`` ranges
+    (and up to ``paired_shift`` pixels): real cross-modal radiometry beside
+    the simulated one. Validation and test stay on the simulated pairs.
+
     Args:
         batch_size: pairs per batch.
         patch_size: side of both images.
@@ -25,6 +66,8 @@ class CrossModalPairsDataModule(NonGeoDataModule):
         train_length: pairs in the train split.
         val_length: pairs in the val split.
         test_length: pairs in the test split.
+        paired_roots: folders holding a ``pairs.csv`` of real pairs.
+        paired_shift: largest centre shift of their resampled queries, pixels.
         **kwargs: further arguments of
             :class:`~torchgeo_cstf.datasets.CrossModalPairs` (``root``,
             ``modalities``, ``warp``, ``scale`` …).
@@ -38,6 +81,8 @@ class CrossModalPairsDataModule(NonGeoDataModule):
         train_length: int = 2000,
         val_length: int = 100,
         test_length: int = 100,
+        paired_roots: Sequence[str] = (),
+        paired_shift: float = 25.0,
         **kwargs: Any,
     ) -> None:
         """Initialise the datamodule; see the class docstring for arguments."""
@@ -45,6 +90,8 @@ class CrossModalPairsDataModule(NonGeoDataModule):
             CrossModalPairs, batch_size, num_workers, size=patch_size, **kwargs
         )
         self.lengths = {'train': train_length, 'val': val_length, 'test': test_length}
+        self.paired_roots = list(paired_roots)
+        self.paired_shift = paired_shift
         self.aug = nn.Identity()
 
     def setup(self, stage: str) -> None:
@@ -54,6 +101,28 @@ class CrossModalPairsDataModule(NonGeoDataModule):
             stage: ``fit``, ``validate``, ``test`` or ``predict``.
         """
         setup_generated_splits(self, stage, self.lengths)
+        if stage != 'fit' or not self.paired_roots:
+            return
+        fit = FitPairBands(
+            self.kwargs.get('reference_bands', 3), self.kwargs.get('query_bands', 1)
+        )
+        simulated = self.train_dataset
+        assert isinstance(simulated, CrossModalPairs)
+        simulated.transforms = fit
+        real = [
+            PairedRasters(
+                root,
+                split='train',
+                size=self.kwargs['size'],
+                resample=True,
+                shift=self.paired_shift,
+                rotation=self.kwargs.get('rotation', (-180.0, 180.0)),
+                scale=self.kwargs.get('scale', (0.5, 2.0)),
+                transforms=fit,
+            )
+            for root in self.paired_roots
+        ]
+        self.train_dataset = ConcatDataset([simulated, *real])
 
 
 class PairedRastersDataModule(NonGeoDataModule):

@@ -47,7 +47,7 @@ MODALITIES: tuple[str, ...] = ('optical', 'sar', 'thermal')
 #: default number of pairs per split
 DEFAULT_LENGTHS: dict[str, int] = {'train': 2000, 'val': 100, 'test': 100}
 _SPLIT_CODES = {'train': 0, 'val': 1, 'test': 2}
-_RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt', '.img', '.jp2')
+_RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt', '.img', '.jp2', '.png', '.jpg', '.jpeg')
 
 
 def _check_split(split: str) -> None:
@@ -124,7 +124,10 @@ class CrossModalPairs(NonGeoDataset):
     rasters, searched recursively) a window of a real raster is the reference
     and the query is the same ground warped, re-lit and seen as another
     modality (:func:`~torchgeo_cstf.datasets.synthetic.simulate.simulate_modality`).
-    Real files are assigned to splits 80/10/10 by a hash of their names.
+    A folder with ``train``, ``val`` and ``test`` sub-folders is split by them
+    (split by scene, as ``benchmarks/prepare_real_matching.py`` writes it);
+    otherwise files are assigned to splits 80/10/10 by a hash of their names.
+    Rasters smaller than ``size`` on a side are left out.
 
     Pair ``i`` of a split is always the same. Sample keys: ``reference``
     (reference_bands, S, S), ``query`` (query_bands, S, S), ``query_valid``
@@ -198,21 +201,32 @@ class CrossModalPairs(NonGeoDataset):
     def _find_rasters(self, root: Path) -> list[Path]:
         if not root.is_dir():
             raise InputNotFoundError(root, 'no such folder of rasters')
+        # a folder with train/val/test sub-folders is split by scene already
+        presplit = all((root / name).is_dir() for name in _SPLIT_CODES)
+        base = root / self.split if presplit else root
         found = sorted(
-            p for p in root.rglob('*') if p.suffix.lower() in _RASTER_SUFFIXES
+            p for p in base.rglob('*') if p.suffix.lower() in _RASTER_SUFFIXES
         )
         if not found:
             raise InputNotFoundError(
-                root, f'holds no rasters ({", ".join(_RASTER_SUFFIXES)})'
+                base, f'holds no rasters ({", ".join(_RASTER_SUFFIXES)})'
             )
-        mine = [p for p in found if _file_split(p) == self.split]
+        mine = found if presplit else [p for p in found if _file_split(p) == self.split]
         if not mine:
             raise InputError(
                 root,
                 f'none of its {len(found)} rasters falls in the {self.split!r} split '
-                '(files are split 80/10/10 by name; add more rasters)',
+                '(files are split 80/10/10 by name; add more rasters, or give the '
+                'folder train/val/test sub-folders)',
             )
-        return mine
+        large = [p for p in mine if min(_raster_shape(p)) >= self.size]
+        if not large:
+            raise InputError(
+                root,
+                f'none of its {len(mine)} {self.split!r} rasters is at least '
+                f'{self.size} pixels on each side',
+            )
+        return large
 
     def __len__(self) -> int:
         """Number of pairs."""
@@ -338,10 +352,25 @@ class PairedRasters(NonGeoDataset):
     ``size``-pixel tiles of the reference; the query tile is centred on the
     warped tile centre, and ``warp`` relates the two tiles.
 
+    With ``resample``, the query tile is instead the query *resampled into the
+    reference tile's frame* and then moved by a random similarity (centre
+    shift up to ``shift`` pixels, rotation uniform in ``rotation`` degrees,
+    scale log-uniform in ``scale``; the same for tile ``i`` on every read):
+    ``warp`` is that similarity. Small ranges (±40 px, ±3°, ±3 %) give the
+    co-registration case, a query whose georeference is nearly right; full
+    ranges give training pairs of real cross-modal radiometry under any
+    rotation.
+
     Args:
         root: folder holding ``pairs.csv``.
         split: ``train``, ``val`` or ``test``.
         size: tile side in pixels.
+        resample: resample the query into the reference frame (see above).
+        shift: largest centre shift of the resampled query, pixels.
+        rotation: rotation range of the resampled query, degrees.
+        scale: scale range of the resampled query (query pixels per reference
+            pixel).
+        seed: base seed of the random similarities.
         transforms: a callable applied to each sample.
     """
 
@@ -350,11 +379,22 @@ class PairedRasters(NonGeoDataset):
         root: str | os.PathLike[str] = 'data',
         split: str = 'test',
         size: int = 512,
+        resample: bool = False,
+        shift: float = 40.0,
+        rotation: tuple[float, float] = (-3.0, 3.0),
+        scale: tuple[float, float] = (0.97, 1.03),
+        seed: int = 0,
         transforms: Callable[[Sample], Sample] | None = None,
     ) -> None:
         """Initialise the dataset; see the class docstring for arguments."""
         _check_split(split)
         self.root = Path(root)
+        self.split = split
+        self.resample = resample
+        self.shift = float(shift)
+        self.rotation = rotation
+        self.scale = scale
+        self.seed = seed
         index = self.root / 'pairs.csv'
         if not index.exists():
             raise InputNotFoundError(
@@ -368,6 +408,8 @@ class PairedRasters(NonGeoDataset):
             tuple[Path, Path, np.ndarray[Any, Any], np.ndarray[Any, Any]]
         ] = []
         self.tiles: list[tuple[int, int, int]] = []
+        #: the ``modality`` column of each pair ('' without one)
+        self.kinds: list[str] = []
         for row in _read_csv(index, ('reference', 'query', 'checkpoints')):
             if row.get('split') not in (None, '', split):
                 continue
@@ -404,6 +446,7 @@ class PairedRasters(NonGeoDataset):
             read_raster_info(query, require_crs=False)  # fail early on a bad query
             pair_index = len(self.pairs)
             self.pairs.append((reference, query, homography, numbers))
+            self.kinds.append(row.get('modality') or '')
             for top in range(0, max(height - self.size, 0) + 1, self.size):
                 for left in range(0, max(width - self.size, 0) + 1, self.size):
                     self.tiles.append((pair_index, left, top))
@@ -435,6 +478,8 @@ class PairedRasters(NonGeoDataset):
         pair, left, top = self.tiles[index]
         reference_path, query_path, homography, _ = self.pairs[pair]
         size = self.size
+        if self.resample:
+            return self._resampled(index)
         centre = apply_homography(
             homography, np.array([[left + size / 2, top + size / 2]])
         )[0]
@@ -457,11 +502,79 @@ class PairedRasters(NonGeoDataset):
             sample = self.transforms(sample)
         return sample
 
+    def _resampled(self, index: int) -> Sample:
+        """Tile ``index`` with the query resampled into the reference frame."""
+        pair, left, top = self.tiles[index]
+        reference_path, query_path, homography, _ = self.pairs[pair]
+        size = self.size
+        rng = np.random.default_rng([self.seed, _SPLIT_CODES[self.split], index])
+        moved = random_warp(
+            rng,
+            (size, size),
+            (size, size),
+            'similarity',
+            self.scale,
+            self.rotation,
+            max_shift=self.shift / size,
+        )
+        # query-tile pixel → full query pixel: back through the similarity, onto
+        # the reference raster, then through the pair's homography
+        to_query = homography @ translation(left, top) @ np.linalg.inv(moved)
+        corners = np.array([[0, 0], [size, 0], [size, size], [0, size]], float)
+        seen = apply_homography(to_query, corners)
+        col0, row0 = np.floor(seen.min(axis=0)).astype(int) - 2
+        col1, row1 = np.ceil(seen.max(axis=0)).astype(int) + 2
+        with open_raster(reference_path, require_crs=False) as src:
+            ref = read_window(src, Window(left, top, size, size))
+        with open_raster(query_path, require_crs=False) as src:
+            qry = read_window(src, Window(col0, row0, col1 - col0, row1 - row0))
+        # continuous coordinates: array index i holds the pixel centred at i + 0.5
+        to_array = (
+            translation(-col0 - 0.5, -row0 - 0.5) @ to_query @ translation(0.5, 0.5)
+        )
+        stretched = percentile_stretch(qry.array[:3], qry.valid)
+        query = cv2.warpPerspective(
+            stretched.transpose(1, 2, 0),
+            to_array,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        ).reshape(size, size, -1)
+        valid = cv2.warpPerspective(
+            qry.valid.astype(np.uint8),
+            to_array,
+            (size, size),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        ).astype(bool)
+        query = query.transpose(2, 0, 1)
+        query[:, ~valid] = 0.0
+        sample = _tensor_sample(
+            percentile_stretch(ref.array[:3], ref.valid),
+            query,
+            valid,
+            moved / moved[2, 2],
+            'optical',
+        )
+        sample['pair'] = torch.tensor(pair)
+        sample['origin'] = torch.tensor([[left, top], [0, 0]])
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
     def plot(
         self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
     ) -> Figure:
         """Draw a sample (see :func:`plot_pair_sample`)."""
         return plot_pair_sample(sample, suptitle if show_titles else None)
+
+
+def _raster_shape(path: Path) -> tuple[int, int]:
+    """(rows, columns) of a raster, from its header."""
+    info = read_raster_info(path, require_crs=False)
+    return info.height, info.width
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:

@@ -1,7 +1,8 @@
 """Inference on images and scenes: matching, co-registration, tiled detection."""
 
+from ..io.radiometry import fit_bands
 from .detectors import LoadedDetector, resolve_detector
-from .matching import MatchResult, fit_bands, load_image, match
+from .matching import MatchResult, load_image, match
 from .outputs import detection_features, write_detections, write_quicklook
 from .plot import plot_matches
 from .scene import (

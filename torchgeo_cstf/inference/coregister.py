@@ -20,12 +20,13 @@ from tqdm import tqdm
 from ..datasets.synthetic.warps import apply_homography
 from ..errors import CRSError, InputError, NoOverlapError
 from ..io.atomic import atomic_output, temporary_sibling
-from ..io.coords import map_to_pixel, parse_crs, pixel_to_map, reproject_xy
+from ..io.coords import map_to_pixel, parse_crs, pixel_map, pixel_to_map, reproject_xy
 from ..io.raster import RasterInfo, open_raster, read_window
 from ..io.vector import Feature, write_features
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.transform import Transform, estimate_transform
 from .matching import DEFAULT_MATCHER, match, resolve_matcher
+from .methods import METHODS, MatchMethod
 
 #: share of valid pixels a reference window needs to be matched
 MIN_VALID_SHARE = 0.5
@@ -56,6 +57,7 @@ class Coregistration:
         windows: reference windows that were matched.
         residuals: (N,) distance in query pixels between each match and the
             transform's prediction (NaN without a transform).
+        method: the matching method asked for (``auto``, ``cstf``, ``dense``).
     """
 
     reference: RasterInfo
@@ -64,6 +66,7 @@ class Coregistration:
     transform: Transform | None
     windows: list[Window]
     residuals: np.ndarray[Any, np.dtype[np.float64]]
+    method: str = 'auto'
 
     @property
     def inliers(self) -> int:
@@ -87,6 +90,7 @@ class Coregistration:
         return {
             'reference': self.reference.path,
             'query': self.query.path,
+            'method': self.method,
             'windows': len(self.windows),
             'matches': len(self.matches.confidence),
             'inliers': self.inliers,
@@ -148,18 +152,15 @@ def georeference_affine(
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Window pixel → query pixel map implied by the two georeferences (2×3).
 
-    Fitted (least squares) on the window's corners and centre, so it is exact
-    between rasters in the same CRS and a close affine approximation otherwise.
+    See :func:`~torchgeo_cstf.io.coords.pixel_map`.
     """
-    u = np.array([0.0, 1.0, 0.0, 1.0, 0.5]) * window.width
-    v = np.array([0.0, 0.0, 1.0, 1.0, 0.5]) * window.height
-    x, y = pixel_to_map(ref.transform, u + window.col_off, v + window.row_off)
-    qx, qy = reproject_xy(x, y, ref.crs, qry.crs)
-    qc, qr = map_to_pixel(qry.transform, qx, qy)
-    design = np.stack((u, v, np.ones_like(u)), axis=1)
-    solution, *_ = np.linalg.lstsq(design, np.stack((qc, qr), axis=1), rcond=None)
-    affine: np.ndarray[Any, np.dtype[np.float64]] = solution.T
-    return affine
+    return pixel_map(
+        (ref.transform, ref.crs),
+        (qry.transform, qry.crs),
+        window.width,
+        window.height,
+        (window.col_off, window.row_off),
+    )
 
 
 def resample_query(
@@ -209,6 +210,7 @@ def coregister(
     query: str | os.PathLike[str],
     model: CSTFMatcher | str | os.PathLike[str] = DEFAULT_MATCHER,
     *,
+    method: MatchMethod = 'auto',
     window: int = 1024,
     max_windows: int = 9,
     transform_model: str = 'homography',
@@ -231,7 +233,11 @@ def coregister(
     Args:
         reference: the reference raster (the grid to align to).
         query: the raster to align.
-        model: matcher (instance, weights name or checkpoint; see :func:`match`).
+        model: CSTF matcher (instance, weights name or checkpoint; see
+            :func:`match`); unused by ``dense``.
+        method: ``auto``, ``cstf`` or ``dense`` (see
+            :mod:`~torchgeo_cstf.inference.methods`); the georeferences are
+            the prior, so no rotation search is run.
         window: reference window side in pixels.
         max_windows: windows to match (a square grid: 1, 4, 9, 16, ...).
         transform_model: ``homography`` or ``affine``.
@@ -255,7 +261,9 @@ def coregister(
         ref = RasterInfo.from_dataset(src)
     with open_raster(query) as src:
         qry = RasterInfo.from_dataset(src)
-    matcher = resolve_matcher(model).to(device).eval()
+    if method not in METHODS:
+        raise InputError('method', f'must be one of {METHODS}, got {method!r}')
+    matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()
     windows = plan_windows(overlap_in_reference(ref, qry), window, max_windows)
     ref_xy, qry_xy, conf, used = [], [], [], []
     with open_raster(reference) as ref_src, open_raster(query) as qry_src:
@@ -269,7 +277,9 @@ def coregister(
             found = match(
                 ref_data.array,
                 qry_pixels,
-                matcher,
+                matcher if matcher is not None else DEFAULT_MATCHER,
+                method=method,
+                search=False,
                 min_confidence=min_confidence,
                 max_size=max(height, width),
                 device=device,
@@ -287,14 +297,14 @@ def coregister(
     if not ref_xy:
         empty = torch.zeros(0, 2, dtype=torch.float64)
         matches = Matches(empty, empty.clone(), torch.zeros(0))
-        return Coregistration(ref, qry, matches, None, used, np.zeros(0))
+        return Coregistration(ref, qry, matches, None, used, np.zeros(0), method)
     matches = Matches(torch.cat(ref_xy), torch.cat(qry_xy), torch.cat(conf))
     fitted = estimate_transform(matches, transform_model, threshold=threshold)  # type: ignore[arg-type]
     residuals = np.full(len(matches.confidence), np.nan)
     if fitted is not None:
         predicted = apply_homography(fitted.matrix, matches.ref_xy.numpy())
         residuals = np.linalg.norm(predicted - matches.query_xy.numpy(), axis=1)
-    return Coregistration(ref, qry, matches, fitted, used, residuals)
+    return Coregistration(ref, qry, matches, fitted, used, residuals, method)
 
 
 def write_tie_points(

@@ -15,9 +15,10 @@ from rasterio.enums import Resampling
 from torch import Tensor, nn
 
 from ..errors import InputError, ModelNotFoundError
-from ..io.coords import parse_crs, pixel_to_map, reproject_xy
+from ..io.coords import parse_crs, pixel_map, pixel_to_map, reproject_xy
 from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster
+from ..models.dense import DenseMatcher
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.registry import (
     WEIGHTS,
@@ -28,6 +29,7 @@ from ..models.registry import (
     model_of,
 )
 from ..models.transform import Transform, TransformModel, estimate_transform
+from .methods import METHODS, MatchMethod, Matrix, PairMatcher
 
 ImageInput = str | os.PathLike[str] | np.ndarray[Any, Any] | Tensor
 
@@ -41,6 +43,7 @@ _MATCHER_ARGS = (
     'query_channels',
     'fusion',
     'num_keypoints',
+    'structure',
 )
 #: file suffixes read as checkpoints rather than weights names
 CHECKPOINT_SUFFIXES = ('.ckpt', '.pth', '.pt')
@@ -77,12 +80,14 @@ class MatchResult:
             y_query`` in the reference CRS: where each matched point lies in
             the reference, and where the query's own georeference puts it.
         crs: the reference CRS of the tie points, as ``AUTHORITY:CODE`` or WKT.
+        method: what found the matches (``cstf``, ``dense``, ``cstf+dense``).
     """
 
     matches: Matches
     transform: Transform | None
     tie_points: np.ndarray[Any, np.dtype[np.float64]] | None
     crs: str | None
+    method: str = 'cstf'
 
     @property
     def inlier_matches(self) -> Matches:
@@ -146,41 +151,6 @@ def load_image(image: ImageInput, max_size: int) -> LoadedImage:
     return LoadedImage(percentile_stretch(array), 1.0, None, None, 'array')
 
 
-def fit_bands(pixels: np.ndarray[Any, Any], channels: int) -> np.ndarray[Any, Any]:
-    """Adapt an image's band count to what a model expects.
-
-    One band wanted: the mean of all bands. More bands than wanted: the first
-    ones. Fewer: the last band repeated.
-
-    Args:
-        pixels: (C, H, W).
-        channels: wanted band count.
-
-    Returns:
-        (channels, H, W).
-    """
-    count = pixels.shape[0]
-    if count == channels:
-        return pixels
-    if channels == 1:
-        return pixels.mean(axis=0, keepdims=True)
-    if count > channels:
-        return pixels[:channels]
-    return np.concatenate([pixels, np.repeat(pixels[-1:], channels - count, axis=0)])
-
-
-def _tensor(
-    pixels: np.ndarray[Any, Any], multiple: int, device: torch.device
-) -> Tensor:
-    """(1, C, H', W') tensor padded at the right/bottom to a multiple of ``multiple``."""
-    c, h, w = pixels.shape
-    padded = np.zeros(
-        (c, -(-h // multiple) * multiple, -(-w // multiple) * multiple), np.float32
-    )
-    padded[:, :h, :w] = pixels
-    return torch.from_numpy(padded)[None].to(device)
-
-
 def resolve_matcher(model: CSTFMatcher | str | os.PathLike[str]) -> CSTFMatcher:
     """The matcher named by ``model``.
 
@@ -242,8 +212,26 @@ def _matcher_from_file(path: Path) -> nn.Module:
     return matcher.eval()
 
 
-def _inside(xy: Tensor, height: int, width: int) -> Tensor:
-    return (xy[:, 0] < width) & (xy[:, 1] < height) & (xy >= 0).all(dim=1)
+def _georeference_prior(ref: LoadedImage, qry: LoadedImage) -> Matrix | None:
+    """Loaded reference pixel → loaded query pixel map of the georeferences."""
+    if ref.crs is None or qry.crs is None:
+        return None
+    if ref.transform is None or qry.transform is None:
+        return None
+    height, width = ref.pixels.shape[1:]
+    affine = pixel_map(
+        (ref.transform, ref.crs),
+        (qry.transform, qry.crs),
+        width * ref.scale,
+        height * ref.scale,
+    )
+    full = np.vstack((affine, [0.0, 0.0, 1.0]))
+    loaded: Matrix = _scaling(1 / qry.scale) @ full @ _scaling(ref.scale)
+    return loaded
+
+
+def _scaling(factor: float) -> Matrix:
+    return np.diag([factor, factor, 1.0])
 
 
 def match(
@@ -251,50 +239,82 @@ def match(
     query: ImageInput,
     model: CSTFMatcher | str | os.PathLike[str] = DEFAULT_MATCHER,
     *,
+    method: MatchMethod = 'auto',
+    prior: Matrix | None = None,
+    search: bool | None = None,
     transform_model: TransformModel = 'homography',
     min_confidence: float = 0.2,
     max_size: int = 1024,
+    dense: DenseMatcher | None = None,
     device: str | torch.device = 'cpu',
 ) -> MatchResult:
     """Match a reference and a query image and fit a robust transform.
 
+    The images are matched around a *prior* reference → query map: ``prior``
+    when given, else the one the two georeferences imply when both inputs are
+    georeferenced rasters; without either, the rotation/scale search
+    (:func:`~torchgeo_cstf.models.search.search_rotation_scale`) proposes
+    priors under any rotation and scales 0.5–2 (``search`` forces it on or
+    off). See :mod:`~torchgeo_cstf.inference.methods` for the methods.
+
     Args:
         reference: raster path, array or tensor ((C, H, W), any dtype).
         query: raster path, array or tensor.
-        model: the matcher (see :func:`resolve_matcher`); by default the
-            shipped :data:`DEFAULT_MATCHER`.
+        model: the CSTF matcher (see :func:`resolve_matcher`); by default the
+            shipped :data:`DEFAULT_MATCHER` (unused by ``dense``).
+        method: ``auto`` (dense, with CSTF where dense finds too little),
+            ``cstf`` or ``dense``.
+        prior: 3×3 reference → query map in full-resolution pixels.
+        search: search rotations and scales (default: when no prior is known).
         transform_model: ``homography`` or ``affine``.
-        min_confidence: drop matches less probable than this.
+        min_confidence: drop CSTF matches less probable than this.
         max_size: images are downsampled so their long side is at most this.
-        device: where to run the matcher.
+        dense: the dense matcher's settings (default :class:`DenseMatcher`).
+        device: where to run the CSTF matcher.
 
     Returns:
-        The matches (full-resolution pixels), the transform and, when both
-        inputs are georeferenced rasters, tie points in the reference CRS.
+        The matches (full-resolution pixels), the transform, the method that
+        produced them and, when both inputs are georeferenced rasters, tie
+        points in the reference CRS.
     """
-    matcher = resolve_matcher(model).to(device).eval()
+    if method not in METHODS:
+        raise InputError('method', f'must be one of {METHODS}, got {method!r}')
+    matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()
     ref = load_image(reference, max_size)
     qry = load_image(query, max_size)
-    # the first convolution of each band adapter sees the image's bands
-    ref_bands = next(matcher.adapters['reference'].parameters()).shape[1]
-    qry_bands = next(matcher.adapters['query'].parameters()).shape[1]
-    multiple = 32
-    ref_t = _tensor(fit_bands(ref.pixels, ref_bands), multiple, torch.device(device))
-    qry_t = _tensor(fit_bands(qry.pixels, qry_bands), multiple, torch.device(device))
-    found = matcher.match(ref_t, qry_t, min_confidence)[0].cpu()
-    keep = _inside(found.ref_xy, *ref.pixels.shape[1:]) & _inside(
-        found.query_xy, *qry.pixels.shape[1:]
+    if prior is not None:
+        prior = np.asarray(prior, dtype=np.float64)
+        if prior.shape != (3, 3) or not np.isfinite(prior).all():
+            raise InputError('prior', f'must be a finite 3x3 matrix, got {prior.shape}')
+        loaded_prior: Matrix | None = (
+            _scaling(1 / qry.scale) @ prior @ _scaling(ref.scale)
+        )
+    else:
+        loaded_prior = _georeference_prior(ref, qry)
+    pair = PairMatcher(
+        method=method,
+        cstf=matcher,
+        dense=dense or DenseMatcher(),
+        transform_model=transform_model,
+        min_confidence=min_confidence,
+        device=device,
+    )
+    found = pair(
+        torch.from_numpy(ref.pixels),
+        torch.from_numpy(qry.pixels),
+        loaded_prior,
+        search=loaded_prior is None if search is None else search,
     )
     matches = Matches(
-        found.ref_xy[keep].double() * ref.scale,
-        found.query_xy[keep].double() * qry.scale,
-        found.confidence[keep],
+        found.matches.ref_xy.double() * ref.scale,
+        found.matches.query_xy.double() * qry.scale,
+        found.matches.confidence,
     )
     fitted = estimate_transform(
         matches, transform_model, threshold=3.0 * max(qry.scale, 1.0)
     )
     tie_points, crs = _tie_points(matches, ref, qry)
-    return MatchResult(matches, fitted, tie_points, crs)
+    return MatchResult(matches, fitted, tie_points, crs, found.method)
 
 
 def _tie_points(

@@ -15,8 +15,8 @@ from rasterio.windows import Window
 
 from ..errors import InputError
 from ..io.cache import capped_block_cache
+from ..io.radiometry import fit_bands
 from ..io.raster import RasterInfo, open_raster, read_window, tile_windows
-from .matching import fit_bands
 
 #: longest side of the overview read to set the percentile stretch of non-uint8 scenes
 OVERVIEW_SIZE = 1024

@@ -107,3 +107,36 @@ def reproject_xy(
             f'cannot transform from {src.to_string()} to {dst.to_string()} ({err})',
         ) from err
     return np.asarray(tx, dtype=np.float64), np.asarray(ty, dtype=np.float64)
+
+
+def pixel_map(
+    source: tuple[Affine, Any],
+    target: tuple[Affine, Any],
+    width: float,
+    height: float,
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Source window pixel → target pixel map implied by two georeferences (2×3).
+
+    Fitted (least squares) on the window's corners and centre, so it is exact
+    between rasters in the same CRS and a close affine approximation otherwise.
+
+    Args:
+        source: the source raster's (affine transform, CRS).
+        target: the target raster's (affine transform, CRS).
+        width: window columns.
+        height: window rows.
+        offset: (column, row) of the window's top-left in the source raster.
+
+    Returns:
+        2×3 affine map on continuous pixel coordinates.
+    """
+    u = np.array([0.0, 1.0, 0.0, 1.0, 0.5]) * width
+    v = np.array([0.0, 0.0, 1.0, 1.0, 0.5]) * height
+    x, y = pixel_to_map(source[0], u + offset[0], v + offset[1])
+    tx, ty = reproject_xy(x, y, source[1], target[1])
+    tc, tr = map_to_pixel(target[0], tx, ty)
+    design = np.stack((u, v, np.ones_like(u)), axis=1)
+    solution, *_ = np.linalg.lstsq(design, np.stack((tc, tr), axis=1), rcond=None)
+    affine: np.ndarray[Any, np.dtype[np.float64]] = solution.T
+    return affine

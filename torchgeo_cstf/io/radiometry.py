@@ -57,3 +57,26 @@ def percentile_stretch(
         out[index] = np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0)
     out[:, ~mask] = 0.0
     return out
+
+
+def fit_bands(pixels: np.ndarray[Any, Any], channels: int) -> np.ndarray[Any, Any]:
+    """Adapt an image's band count to what a model expects.
+
+    One band wanted: the mean of all bands. More bands than wanted: the first
+    ones. Fewer: the last band repeated.
+
+    Args:
+        pixels: (C, H, W).
+        channels: wanted band count.
+
+    Returns:
+        (channels, H, W).
+    """
+    count = pixels.shape[0]
+    if count == channels:
+        return pixels
+    if channels == 1:
+        return pixels.mean(axis=0, keepdims=True)
+    if count > channels:
+        return pixels[:channels]
+    return np.concatenate([pixels, np.repeat(pixels[-1:], channels - count, axis=0)])

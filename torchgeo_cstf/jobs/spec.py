@@ -87,7 +87,8 @@ class _Matching(_Spec):
 
     reference: str
     query: str
-    matcher: str = 'CSTFMatcherRegNetX004_Weights.SYNTHETIC'
+    matcher: str = 'cstf_matcher_regnetx_004'
+    method: Literal['auto', 'cstf', 'dense'] = 'auto'
     window: int = Field(1024, ge=64)
     windows: int = Field(9, ge=1, le=64)
     transform: Literal['homography', 'affine'] = 'homography'

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from ..errors import InputError
 from .cstf import CSTFBlock, Fusion
 from .keypoints import DoGKeypoints
+from .structure import DEFAULT_BINS, oriented_gradients
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ class CSTFMatcher(nn.Module):
         window: side of the refinement window, in fine cells.
         temperature: initial scale of the cosine similarities of the
             correspondence maps and of the refinement (each then learned).
+        structure: feed each band adapter the image's dense oriented-gradient
+            channels (:func:`~torchgeo_cstf.models.structure.oriented_gradients`)
+            beside its bands: a modality-invariant view of its structure.
     """
 
     def __init__(
@@ -150,15 +154,18 @@ class CSTFMatcher(nn.Module):
         num_keypoints: int = 256,
         window: int = 7,
         temperature: float = 0.1,
+        structure: bool = False,
     ) -> None:
         """Initialise the matcher; see the class docstring for arguments."""
         super().__init__()
         if window < 3 or window % 2 == 0:
             raise InputError('window', f'must be an odd number >= 3, got {window}')
+        extra = DEFAULT_BINS if structure else 0
+        self.structure = structure
         self.adapters = nn.ModuleDict(
             {
-                'reference': BandAdapter(reference_channels),
-                'query': BandAdapter(query_channels),
+                'reference': BandAdapter(reference_channels + extra),
+                'query': BandAdapter(query_channels + extra),
             }
         )
         self.trunk = timm.create_model(
@@ -184,9 +191,25 @@ class CSTFMatcher(nn.Module):
         self.fine_log_scale = nn.Parameter(torch.tensor(-math.log(temperature)))
         self.window = window
 
+    @property
+    def bands(self) -> dict[str, int]:
+        """Image bands each adapter expects (without the structure channels)."""
+        extra = DEFAULT_BINS if self.structure else 0
+        return {
+            which: int(next(adapter.parameters()).shape[1]) - extra
+            for which, adapter in self.adapters.items()
+        }
+
+    def stem(self, image: Tensor, which: str) -> Tensor:
+        """The band adapter of ``which`` image, after the structure channels."""
+        if self.structure:
+            image = torch.cat((image, oriented_gradients(image)), dim=1)
+        out: Tensor = self.adapters[which](image)
+        return out
+
     def encode(self, image: Tensor, which: str) -> tuple[Tensor, Tensor]:
         """Coarse (B, dim, H/16, W/16) and fine (B, fine_dim, H/4, W/4) features."""
-        fine, coarse = self.trunk(self.adapters[which](image))
+        fine, coarse = self.trunk(self.stem(image, which))
         return self.coarse(coarse), self.fine(fine)
 
     def encode_pair(
@@ -210,7 +233,7 @@ class CSTFMatcher(nn.Module):
         if reference.shape[-2:] != query.shape[-2:]:
             return (*self.encode(reference, 'reference'), *self.encode(query, 'query'))
         stems = torch.cat(
-            (self.adapters['reference'](reference), self.adapters['query'](query))
+            (self.stem(reference, 'reference'), self.stem(query, 'query'))
         )
         fine, coarse = self.trunk(stems)
         b = reference.shape[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -165,6 +165,8 @@ def load_into(
     model: nn.Module,
     weights: WeightsEnum | str | os.PathLike[str],
     name: str | None = None,
+    *,
+    fresh: Sequence[str] = (),
 ) -> None:
     """Load weights into a built model, in place (all keys must fit).
 
@@ -173,6 +175,9 @@ def load_into(
         weights: a weights enum member (or its name for :func:`get_weight`), or
             a path to a Lightning checkpoint or a state dict.
         name: the model's name for error messages (default its class name).
+        fresh: key prefixes of parameters that may be missing from the weights
+            or shaped differently (fine-tuning a model whose stems changed):
+            they keep their fresh initialisation.
 
     Raises:
         InputError: weights that do not fit the model, or cannot be found.
@@ -180,10 +185,21 @@ def load_into(
     name = name or type(model).__name__
     member = _member(weights)
     state = load_weights(member) if member is not None else load_checkpoint(weights)
+    if fresh:
+        own = model.state_dict()
+        state = {
+            key: value
+            for key, value in state.items()
+            if not (
+                key.startswith(tuple(fresh))
+                and (key not in own or own[key].shape != value.shape)
+            )
+        }
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
         raise InputError('weights', f'do not fit {name}: {err}') from err
+    missing = [key for key in missing if not key.startswith(tuple(fresh))]
     if missing or unexpected:
         raise InputError(
             'weights',

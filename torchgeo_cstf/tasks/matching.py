@@ -14,6 +14,7 @@ from torchmetrics import CatMetric, MeanMetric
 from ..metrics import corner_error, homography_auc, mean_matching_accuracy
 from ..models.cstf import Fusion
 from ..models.matcher import CSTFMatcher, Matches
+from ..models.registry import load_into
 from ..models.transform import estimate_transform
 from .schedule import warmup_cosine_adamw
 
@@ -44,6 +45,11 @@ class CSTFMatching(BaseTask):
         min_confidence: confidence threshold of predicted matches.
         lr: peak AdamW learning rate.
         weight_decay: AdamW weight decay.
+        structure: give the matcher oriented-gradient input channels.
+        weights: start from these weights (fine-tuning): a weights name such as
+            ``CSTFMatcherRegNetX004_Weights.SYNTHETIC`` or a checkpoint path;
+            band adapters that do not fit (other bands, structure channels)
+            start fresh.
         warmup: share of the training steps spent warming the learning rate up
             linearly from 0; it then decays to 0 along a cosine. The schedule
             spans the trainer's ``estimated_stepping_batches``, so bound training
@@ -65,6 +71,8 @@ class CSTFMatching(BaseTask):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         warmup: float = 0.05,
+        structure: bool = False,
+        weights: str | None = None,
     ) -> None:
         """Initialise the task; see the class docstring for arguments."""
         super().__init__()
@@ -77,7 +85,10 @@ class CSTFMatching(BaseTask):
             query_channels=self.hparams['query_channels'],
             fusion=self.hparams['fusion'],
             num_keypoints=self.hparams['num_keypoints'],
+            structure=self.hparams.get('structure', False),
         )
+        if self.hparams.get('weights'):
+            load_into(self.model, self.hparams['weights'], fresh=('adapters.',))
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """AdamW with a per-step linear warm-up and cosine decay."""

@@ -1,0 +1,135 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from torchgeo_cstf.cli import main
+from torchgeo_cstf.datasets.synthetic import generate_pair, synthesize_scene
+from torchgeo_cstf.datasets.synthetic.simulate import simulate_modality
+from torchgeo_cstf.datasets.synthetic.warps import apply_homography
+from torchgeo_cstf.errors import InputError
+from torchgeo_cstf.inference import match
+from torchgeo_cstf.inference.methods import PairMatcher
+from torchgeo_cstf.metrics import corner_error
+from torchgeo_cstf.models import CSTFMatcher, Matches
+from torchgeo_cstf.models.dense import warp_image
+
+
+class OracleMatcher(CSTFMatcher):
+    """Knows the true warp of the image it is given: stands in for a trained CSTF."""
+
+    def __init__(self, warp: np.ndarray) -> None:
+        super().__init__(num_keypoints=8)
+        self.warp = warp
+
+    def match(
+        self, reference: Tensor, query: Tensor, min_confidence: float = 0.2
+    ) -> list[Matches]:
+        grid = np.stack(
+            np.meshgrid(np.linspace(30, 220, 5), np.linspace(30, 220, 5)), -1
+        )
+        ref = grid.reshape(-1, 2)
+        qry = apply_homography(self.warp, ref) + np.random.default_rng(0).normal(
+            0, 1.0, ref.shape
+        )  # a coarse matcher: 1-px noise
+        return [Matches(torch.tensor(ref), torch.tensor(qry), torch.full((25,), 0.9))]
+
+
+def _pair(warp: np.ndarray, seed: int = 2) -> tuple[Tensor, Tensor]:
+    image = synthesize_scene((256, 256), seed=seed).image.astype(np.float32) / 255
+    reference = torch.from_numpy(image)
+    moved = warp_image(
+        reference[None], torch.from_numpy(np.linalg.inv(warp))[None], (256, 256)
+    )
+    query = moved[0, :-1] * (moved[0, -1:] > 0.99)
+    thermal = simulate_modality(query.numpy(), 'thermal', 1, np.random.default_rng(3))
+    return reference, torch.from_numpy(thermal)
+
+
+def _turn(angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    theta = np.radians(angle)
+    linear = scale * np.array(
+        [[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]]
+    )
+    warp = np.eye(3)
+    warp[:2, :2] = linear
+    warp[:2, 2] = np.array([128.0, 128.0]) + shift - linear @ [128.0, 128.0]
+    return warp
+
+
+def test_dense_and_auto_recover_a_shifted_thermal_query() -> None:
+    truth = _turn(2.0, 1.02, (12.0, -9.0))
+    reference, query = _pair(truth)
+    for method in ('dense', 'auto'):
+        result = PairMatcher(method=method, cstf=OracleMatcher(truth))(reference, query)
+        assert result.method == 'dense'  # auto: dense found enough, CSTF never ran
+        assert result.inliers >= 16
+        assert corner_error(result.transform.matrix, truth, 256, 256) < 1.5
+
+
+def test_auto_falls_back_to_cstf_then_refines_densely() -> None:
+    truth = _turn(0.0, 1.0, (52.0, -46.0))  # beyond the dense search radius (40)
+    reference, query = _pair(truth, seed=4)
+    dense = PairMatcher(method='dense')(reference, query)
+    assert (
+        dense.transform is None
+        or corner_error(dense.transform.matrix, truth, 256, 256) > 10
+    )
+    coarse = PairMatcher(method='cstf', cstf=OracleMatcher(truth))(reference, query)
+    auto = PairMatcher(method='auto', cstf=OracleMatcher(truth))(reference, query)
+    assert auto.method == 'cstf+dense'
+    fine = corner_error(auto.transform.matrix, truth, 256, 256)
+    assert fine < 1.0 and fine < corner_error(coarse.transform.matrix, truth, 256, 256)
+
+
+def test_rotation_search_lets_dense_match_any_rotation() -> None:
+    truth = _turn(140.0, 1.2, (6.0, -4.0))
+    reference, query = _pair(truth, seed=5)
+    matcher = PairMatcher(method='dense')
+    assert (
+        corner_error(
+            None if (r := matcher(reference, query).transform) is None else r.matrix,
+            truth,
+            256,
+            256,
+        )
+        > 10
+    )
+    found = matcher(reference, query, search=True)
+    assert corner_error(found.transform.matrix, truth, 256, 256) < 3
+
+
+def test_bad_methods() -> None:
+    with pytest.raises(InputError, match='method'):
+        PairMatcher(method='sift')  # type: ignore[arg-type]
+    with pytest.raises(InputError, match='needs a CSTF matcher'):
+        PairMatcher(method='cstf')
+    with pytest.raises(InputError, match='method'):
+        match(np.zeros((64, 64)), np.zeros((64, 64)), method='orb')  # type: ignore[arg-type]
+    with pytest.raises(InputError, match='prior'):
+        match(np.ones((64, 64)), np.ones((64, 64)), method='dense', prior=np.eye(2))
+
+
+def test_match_and_cli_use_the_georeferences_as_prior(tmp_path: Path) -> None:
+    truth = generate_pair(
+        tmp_path / 'ref.tif',
+        tmp_path / 'query.tif',
+        7,
+        size=(384, 384),
+        modality='sar',
+        warp='similarity',
+        scale=(0.95, 1.05),
+        rotation=(-3.0, 3.0),
+        georef_error=15.0,
+    )
+    result = match(tmp_path / 'ref.tif', tmp_path / 'query.tif', method='dense')
+    assert result.method == 'dense' and result.transform is not None
+    assert corner_error(result.transform.matrix, truth.warp_matrix(), 384, 384) < 2
+    out = tmp_path / 'coreg'
+    argv = ['match', str(tmp_path / 'ref.tif'), str(tmp_path / 'query.tif')]
+    assert main([*argv, '--out', str(out), '--method', 'dense', '--quiet']) == 0
+    report = json.loads((out / 'report.json').read_text())
+    assert report['method'] == 'dense' and report['rmse_px'] < 2

@@ -1,0 +1,137 @@
+import numpy as np
+import pytest
+import torch
+
+from torchgeo_cstf.datasets.synthetic import synthesize_scene
+from torchgeo_cstf.datasets.synthetic.simulate import simulate_modality
+from torchgeo_cstf.datasets.synthetic.warps import apply_homography
+from torchgeo_cstf.errors import InputError
+from torchgeo_cstf.models import estimate_transform
+from torchgeo_cstf.models.dense import (
+    DenseMatcher,
+    box_sums,
+    find_peaks,
+    ncc_search,
+    warp_image,
+)
+from torchgeo_cstf.models.search import search_rotation_scale
+
+
+def _scene(seed: int, size: int = 256) -> np.ndarray:
+    image = synthesize_scene((size, size), seed=seed).image.astype(np.float32) / 255
+    return image
+
+
+def _resample(image: np.ndarray, to_source: np.ndarray) -> torch.Tensor:
+    """(1, C, H, W) image seen through a reference → source map (same size)."""
+    tensor = torch.from_numpy(image)[None]
+    out = warp_image(tensor, torch.from_numpy(to_source)[None], image.shape[-2:])
+    return out[:, :-1] * (out[:, -1:] > 0.99)
+
+
+def test_box_sums_and_ncc_find_a_known_shift() -> None:
+    rng = np.random.default_rng(0)
+    field = torch.from_numpy(rng.random((2, 3, 40, 40)).astype(np.float32))
+    sums = box_sums(field, 5)
+    assert sums.shape == (2, 3, 36, 36)
+    torch.testing.assert_close(sums[1, 2, 7, 9], field[1, 2, 7:12, 9:14].sum())
+    template = field[:, :, 10:26, 12:28]  # (dx, dy) = (+2, 0) from the region centre
+    scores = ncc_search(template, field[:, :, 8 - 2 : 8 + 16 + 6, 8 - 2 : 8 + 16 + 6])
+    peaks = find_peaks(scores, 0.95)
+    assert scores.shape == (2, 9, 9)
+    torch.testing.assert_close(
+        peaks.shift,
+        torch.tensor([[2.0, 0.0], [2.0, 0.0]], dtype=torch.float64),
+        atol=0.05,
+        rtol=0,
+    )
+    # 1 up to the region-wide mean standing in for the local one
+    assert (peaks.score > 0.99).all() and peaks.distinct.all()
+
+
+@pytest.mark.parametrize('modality', ['thermal', 'sar'])
+def test_dense_matcher_recovers_a_cross_modal_shift(modality: str) -> None:
+    image = _scene(3)
+    truth = np.array([[1.0, 0.0, 13.3], [0.0, 1.0, -7.6], [0.0, 0.0, 1.0]])
+    query = _resample(image, np.linalg.inv(truth))[0].numpy()  # query(x) = image(x - t)
+    query = simulate_modality(query, modality, 1, np.random.default_rng(1))
+    reference = torch.from_numpy(image)[None]
+    found = DenseMatcher(template=48).match(reference, torch.from_numpy(query)[None])[0]
+    fitted = estimate_transform(found, 'affine')
+    assert fitted is not None and fitted.num_inliers >= 20
+    inliers = fitted.inliers
+    predicted = apply_homography(truth, found.ref_xy.numpy()[inliers])
+    error = np.linalg.norm(predicted - found.query_xy.numpy()[inliers], axis=1)
+    assert np.median(error) < 0.5
+    np.testing.assert_allclose(fitted.matrix[:2, 2], truth[:2, 2], atol=0.75)
+
+
+def test_dense_matcher_searches_around_the_prior_only() -> None:
+    image = _scene(4)
+    truth = np.array([[1.0, 0.0, 90.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    wide = np.zeros((3, 256, 384), np.float32)
+    wide[:, :, 90 : 90 + 256] = image  # the scene 90 px to the right
+    reference = torch.from_numpy(image)[None]
+    query = torch.from_numpy(wide)[None]
+    matcher = DenseMatcher(template=48, radius=24)
+    blind = estimate_transform(matcher.match(reference, query)[0], 'affine')
+    assert blind is None or abs(blind.matrix[0, 2] - 90) > 5  # 90 px > radius
+    near = truth @ np.array([[1.0, 0, -6.0], [0, 1, 4.0], [0, 0, 1]])
+    found = matcher.match(reference, query, torch.from_numpy(near)[None])[0]
+    fitted = estimate_transform(found, 'affine')
+    assert fitted is not None
+    np.testing.assert_allclose(fitted.matrix, truth, atol=0.05)
+
+
+def test_dense_matcher_checks_its_inputs() -> None:
+    with pytest.raises(InputError, match='template'):
+        DenseMatcher(template=4)
+    with pytest.raises(InputError, match='radius'):
+        DenseMatcher(radius=1)
+    with pytest.raises(InputError, match='images'):
+        DenseMatcher().match(torch.zeros(3, 64, 64), torch.zeros(1, 1, 64, 64))
+    # an image smaller than a template, or blank, gives no matches, not an error
+    assert (
+        len(DenseMatcher().match(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))[0])
+        == 0
+    )
+    assert (
+        len(
+            DenseMatcher().match(torch.zeros(1, 1, 96, 96), torch.zeros(1, 1, 96, 96))[
+                0
+            ]
+        )
+        == 0
+    )
+
+
+def test_search_finds_rotation_and_scale() -> None:
+    image = _scene(5)
+    centre = np.array([128.0, 128.0])
+    for angle, scale in ((125.0, 1.0), (-40.0, 1.4), (200.0, 0.7)):
+        theta = np.radians(angle)
+        linear = scale * np.array(
+            [[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]]
+        )
+        truth = np.eye(3)
+        truth[:2, :2] = linear
+        truth[:2, 2] = centre + np.array([5.0, -8.0]) - linear @ centre
+        query = _resample(image, np.linalg.inv(truth))
+        query = torch.from_numpy(
+            simulate_modality(query[0].numpy(), 'thermal', 1, np.random.default_rng(2))
+        )[None]
+        found = search_rotation_scale(torch.from_numpy(image)[None], query)
+        assert 1 <= len(found) <= 3
+        best = found[0]
+        turn = (best.rotation - angle + 180) % 360 - 180
+        assert abs(turn) <= 7.5 + 1e-6, (angle, best)
+        corners = np.array([[64.0, 64], [192, 64], [192, 192], [64, 192]])
+        error = np.linalg.norm(
+            apply_homography(best.matrix, corners) - apply_homography(truth, corners),
+            axis=1,
+        )
+        assert error.mean() < 25, (angle, scale, error)
+    with pytest.raises(InputError, match='search'):
+        search_rotation_scale(
+            torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64), size=8
+        )

@@ -1,0 +1,62 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from torchgeo_cstf.datasets.synthetic import synthesize_scene
+from torchgeo_cstf.errors import InputError
+from torchgeo_cstf.models.structure import gaussian_blur, oriented_gradients
+
+
+def _scene(seed: int = 0, size: int = 128) -> torch.Tensor:
+    image = synthesize_scene((size, size), seed=seed).image.astype(np.float32) / 255
+    return torch.from_numpy(image)[None]
+
+
+def test_vertical_edge_lights_the_horizontal_derivative() -> None:
+    image = torch.zeros(1, 1, 32, 32)
+    image[..., 16:] = 1.0  # a vertical edge: the gradient points along x
+    channels = oriented_gradients(image, bins=4, sigma=1.0, pre_sigma=0.0)
+    assert channels.shape == (1, 4, 32, 32)
+    at_edge = channels[0, :, 16, 16]
+    # bin 0 (0°) is the x derivative, bin 2 (90°) the y derivative (lit only
+    # by the [1, 2, 1] smoothing across orientations: 0.35 / 0.85 of bin 0)
+    assert int(at_edge.argmax()) == 0 and int(at_edge.argmin()) == 2
+    assert abs(float(at_edge[2] / at_edge[0]) - 0.354 / 0.854) < 0.01
+    assert torch.isclose(at_edge[1], at_edge[3], atol=1e-6)  # ±45° alike
+    # per-pixel normalisation: no vector longer than 1; flat areas near 0
+    assert channels.pow(2).sum(1).sqrt().max() <= 1 + 1e-5
+    assert channels[0, :, 16, 2].abs().max() < 1e-3
+
+
+def test_blind_to_contrast_inversion_gain_and_offset() -> None:
+    image = _scene()
+    base = oriented_gradients(image)
+    for other in (1 - image, 0.3 * image + 0.5):
+        torch.testing.assert_close(oriented_gradients(other), base, atol=1e-4, rtol=0)
+
+
+def test_a_quarter_turn_moves_the_orientation_channels() -> None:
+    image = _scene(1)
+    turned = torch.rot90(image, 1, dims=(2, 3))
+    base = oriented_gradients(image, bins=8)
+    channels = oriented_gradients(turned, bins=8)
+    # a 90° turn maps orientation θ to θ + 90° (mod 180°): 4 of 8 bins
+    expected = torch.rot90(base.roll(4, dims=1), 1, dims=(2, 3))
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
+    torch.testing.assert_close(channels[inner], expected[inner], atol=2e-3, rtol=0)
+
+
+def test_gaussian_blur_and_errors() -> None:
+    impulse = torch.zeros(1, 1, 21, 21)
+    impulse[..., 10, 10] = 1.0
+    blurred = gaussian_blur(impulse, 2.0)
+    assert math.isclose(float(blurred.sum()), 1.0, rel_tol=1e-5)
+    _, xs = torch.meshgrid(torch.arange(21.0), torch.arange(21.0), indexing='ij')
+    variance = float((blurred[0, 0] * (xs - 10) ** 2).sum())
+    assert abs(variance - 4.0) < 0.05
+    with pytest.raises(InputError, match='image'):
+        oriented_gradients(torch.zeros(3, 8, 8))
+    with pytest.raises(InputError, match='bins'):
+        oriented_gradients(torch.zeros(1, 1, 8, 8), bins=1)

@@ -1,0 +1,227 @@
+"""The matching methods behind ``match``, ``coregister`` and ``cstf match --method``.
+
+Three ways to match a prepared pair of images (tensors in [0, 1], one frame
+each), all ending in the same robust fit (MAGSAC++):
+
+- ``cstf``: the learned CSTF matcher (:class:`~torchgeo_cstf.models.CSTFMatcher`)
+  on the query resampled into the reference frame by the prior;
+- ``dense``: the training-free dense structure matcher
+  (:class:`~torchgeo_cstf.models.dense.DenseMatcher`) around the prior;
+- ``auto``: dense first; when it finds fewer than ``min_inliers`` consistent
+  matches, CSTF gives a coarse transform that dense matching then refines
+  (kept when the refinement finds ``min_inliers``; otherwise the better of
+  the two first results by inlier count).
+
+Dense matching runs twice: around the prior, then around its own fit (see
+:meth:`PairMatcher._dense`).
+
+The *prior* is the reference → query map the images are believed to follow:
+the georeferences' when both inputs have one, identity for pre-aligned
+images, or — with ``search`` — each of the best candidates of the rotation/
+scale search (:func:`~torchgeo_cstf.models.search.search_rotation_scale`), of
+which the one leading to the most inliers is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+from ..io.radiometry import fit_bands
+from ..models.dense import DenseMatcher, Described, warp_image
+from ..models.matcher import CSTFMatcher, Matches, warp_points
+from ..models.search import search_rotation_scale
+from ..models.transform import Transform, TransformModel, estimate_transform
+
+MatchMethod = Literal['cstf', 'dense', 'auto']
+#: the methods :class:`PairMatcher` knows
+METHODS: tuple[str, ...] = ('cstf', 'dense', 'auto')
+#: images are padded to a multiple of this for the CSTF matcher's strides
+CSTF_MULTIPLE = 32
+
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """Matches of one pair and the transform fitted to them.
+
+    Attributes:
+        matches: correspondences (continuous pixel coordinates of each image).
+        transform: the robust reference → query transform, or ``None``.
+        method: the method that produced them (``cstf``, ``dense`` or, for
+            ``auto``'s refinement, ``cstf+dense``).
+        prior: the prior they were found around.
+    """
+
+    matches: Matches
+    transform: Transform | None
+    method: str
+    prior: Matrix
+
+    @property
+    def inliers(self) -> int:
+        """Number of matches consistent with the transform (0 without one)."""
+        return 0 if self.transform is None else self.transform.num_inliers
+
+
+def _empty() -> Matches:
+    empty = torch.zeros(0, 2, dtype=torch.float64)
+    return Matches(empty, empty.clone(), torch.zeros(0))
+
+
+def _padded(image: Tensor, bands: int) -> Tensor:
+    """(1, bands, H', W'): bands adapted, padded right/bottom to the CSTF multiple."""
+    pixels = torch.from_numpy(np.ascontiguousarray(fit_bands(image.numpy(), bands)))
+    c, h, w = pixels.shape
+    out = torch.zeros(
+        1,
+        c,
+        -(-h // CSTF_MULTIPLE) * CSTF_MULTIPLE,
+        -(-w // CSTF_MULTIPLE) * CSTF_MULTIPLE,
+    )
+    out[0, :, :h, :w] = pixels
+    return out
+
+
+def _inside(xy: Tensor, height: int, width: int) -> Tensor:
+    return (xy[:, 0] < width) & (xy[:, 1] < height) & (xy >= 0).all(dim=1)
+
+
+@dataclass
+class PairMatcher:
+    """Match prepared image pairs with one of :data:`METHODS`.
+
+    Args:
+        method: ``cstf``, ``dense`` or ``auto``.
+        cstf: the CSTF matcher (needed by ``cstf`` and ``auto``).
+        dense: the dense matcher's settings.
+        transform_model: ``homography`` or ``affine``.
+        threshold: inlier threshold of the robust fit, in query pixels.
+        min_confidence: CSTF matches less probable than this are dropped.
+        min_inliers: ``auto`` trusts the dense result from this many inliers.
+        device: where the CSTF matcher runs.
+    """
+
+    method: MatchMethod = 'auto'
+    cstf: CSTFMatcher | None = None
+    dense: DenseMatcher = field(default_factory=DenseMatcher)
+    transform_model: TransformModel = 'homography'
+    threshold: float = 3.0
+    min_confidence: float = 0.2
+    min_inliers: int = 16
+    device: str | torch.device = 'cpu'
+
+    def __post_init__(self) -> None:
+        """Check the settings."""
+        if self.method not in METHODS:
+            raise InputError('method', f'must be one of {METHODS}, got {self.method!r}')
+        if self.method != 'dense' and self.cstf is None:
+            raise InputError('model', f'method {self.method!r} needs a CSTF matcher')
+
+    def __call__(
+        self,
+        reference: Tensor,
+        query: Tensor,
+        prior: Matrix | None = None,
+        *,
+        search: bool = False,
+    ) -> PairResult:
+        """Match one pair.
+
+        Args:
+            reference: (C, H, W) in [0, 1] (zeros: no data).
+            query: (C', H', W') in [0, 1].
+            prior: 3×3 reference → query map (default identity).
+            search: try the rotation/scale search's candidates as priors
+                (instead of ``prior``) and keep the best outcome.
+
+        Returns:
+            The best result over the priors tried.
+        """
+        reference, query = reference.float().cpu(), query.float().cpu()
+        described = self.dense.describe(reference[None])  # shared by the priors
+        if search:
+            priors = [
+                c.matrix for c in search_rotation_scale(reference[None], query[None])
+            ]
+        else:
+            priors = [np.eye(3) if prior is None else np.asarray(prior, np.float64)]
+        results = [self._with_prior(reference, described, query, p) for p in priors]
+        return max(results, key=lambda r: r.inliers)
+
+    def _with_prior(
+        self, reference: Tensor, described: Described, query: Tensor, prior: Matrix
+    ) -> PairResult:
+        if self.method == 'dense':
+            return self._dense(described, query, prior)
+        if self.method == 'cstf':
+            return self._cstf(reference, query, prior)
+        first = self._dense(described, query, prior)
+        if first.inliers >= self.min_inliers:
+            return first
+        coarse = self._cstf(reference, query, prior)
+        if coarse.transform is not None:
+            refined = self._dense(described, query, coarse.transform.matrix)
+            if refined.inliers >= self.min_inliers:  # precise where CSTF is coarse
+                return PairResult(
+                    refined.matches, refined.transform, 'cstf+dense', prior
+                )
+        return max((first, coarse), key=lambda r: r.inliers)
+
+    def fit(self, matches: Matches) -> Transform | None:
+        """The robust transform of a set of matches."""
+        return estimate_transform(
+            matches, self.transform_model, threshold=self.threshold
+        )
+
+    def _dense(self, described: Described, query: Tensor, prior: Matrix) -> PairResult:
+        """Dense matching around the prior, then once more around its own fit.
+
+        The second pass starts from a prior that is right to a pixel or two, so
+        its templates meet the query at the right scale and angle (the first
+        may be off by the search's steps: 7.5°, a factor of 2^¼).
+        """
+        result = self._dense_once(described, query, prior)
+        if result.transform is None or result.inliers < self.min_inliers:
+            return result
+        again = self._dense_once(described, query, result.transform.matrix)
+        return again if again.inliers >= result.inliers else result
+
+    def _dense_once(
+        self, described: Described, query: Tensor, prior: Matrix
+    ) -> PairResult:
+        found = self.dense.match(described, query[None], torch.from_numpy(prior)[None])[
+            0
+        ]
+        return PairResult(found, self.fit(found), 'dense', prior)
+
+    def _cstf(self, reference: Tensor, query: Tensor, prior: Matrix) -> PairResult:
+        assert self.cstf is not None  # checked in __post_init__
+        height, width = reference.shape[-2:]
+        aligned = warp_image(
+            query[None], torch.from_numpy(prior)[None], (height, width)
+        )[0]
+        covered = aligned[-1:] > 0.99
+        aligned = aligned[:-1] * covered
+        bands = self.cstf.bands
+        found = self.cstf.match(
+            _padded(reference, bands['reference']).to(self.device),
+            _padded(aligned, bands['query']).to(self.device),
+            self.min_confidence,
+        )[0].cpu()
+        keep = _inside(found.ref_xy, height, width) & _inside(
+            found.query_xy, height, width
+        )
+        if not keep.any():
+            return PairResult(_empty(), None, 'cstf', prior)
+        query_xy = warp_points(
+            torch.from_numpy(prior)[None], found.query_xy[keep].double()[None]
+        )[0]
+        matches = Matches(found.ref_xy[keep].double(), query_xy, found.confidence[keep])
+        return PairResult(matches, self.fit(matches), 'cstf', prior)

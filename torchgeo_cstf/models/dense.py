@@ -1,0 +1,390 @@
+"""Classical dense matching: structure channels + FFT template matching.
+
+The co-registration case — a new acquisition whose georeference is already
+within tens of pixels and a few degrees of the truth — is best served by a
+method of the CFOG/HOPC family rather than by sparse keypoints:
+
+1. both images become dense modality-invariant channels
+   (:func:`~torchgeo_cstf.models.structure.oriented_gradients`);
+2. the query is resampled into the reference frame by a *prior* transform
+   (identity when the images are already pre-aligned);
+3. a grid of reference templates (``template`` pixels, the flattest dropped)
+   is each searched within ``radius`` pixels of the query by zero-normalised
+   cross-correlation of the channels, all templates at once in the Fourier
+   domain (:func:`ncc_search`);
+4. the peak is refined to sub-pixel precision (a parabola through its
+   neighbours) and kept when it is strong (``min_ncc``) and distinct (second
+   peak no higher than ``max_peak_ratio`` times the first);
+5. matched positions are mapped back through the prior, ready for MAGSAC++.
+
+It has no weights, so it does not care which sensors it sees; it fails where
+the prior is far off (beyond ``radius``, or rotations beyond ~10°): the
+rotation/scale search (:mod:`~torchgeo_cstf.models.search`) or the CSTF
+matcher then provide the prior.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import InputError
+from .matcher import Matches, warp_points
+from .structure import DEFAULT_BINS, oriented_gradients
+
+
+def warp_image(image: Tensor, matrix: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resample images into another frame through homographies (bilinear).
+
+    Args:
+        image: (B, C, H, W) source images.
+        matrix: (B, 3, 3) maps from output pixels to source pixels (continuous
+            pixel coordinates: pixel centres at ``i + 0.5``).
+        size: (H', W') of the output.
+
+    Returns:
+        (B, C + 1, H', W'): the resampled bands and, last, the share of the
+        output pixel covered by the source (1 inside, 0 outside).
+    """
+    height, width = size
+    ys = torch.arange(height, dtype=torch.float64, device=image.device) + 0.5
+    xs = torch.arange(width, dtype=torch.float64, device=image.device) + 0.5
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing='xy'), -1).reshape(1, -1, 2)
+    source = warp_points(matrix.to(torch.float64), grid.expand(image.shape[0], -1, -1))
+    src_h, src_w = image.shape[-2:]
+    normalised = torch.stack(
+        (2 * source[..., 0] / src_w - 1, 2 * source[..., 1] / src_h - 1), -1
+    ).reshape(image.shape[0], height, width, 2)
+    ones = torch.ones_like(image[:, :1])
+    return F.grid_sample(
+        torch.cat((image, ones), 1),
+        normalised.to(image.dtype),
+        mode='bilinear',
+        padding_mode='zeros',
+        align_corners=False,
+    )
+
+
+def box_sums(image: Tensor, side: int) -> Tensor:
+    """Sums over every ``side``×``side`` window of (..., H, W) (integral image).
+
+    Returns:
+        (..., H - side + 1, W - side + 1) window sums, in float64 precision.
+    """
+    integral = F.pad(image.double().cumsum(-1).cumsum(-2), (1, 0, 1, 0))
+    total = (
+        integral[..., side:, side:]
+        - integral[..., :-side, side:]
+        - integral[..., side:, :-side]
+        + integral[..., :-side, :-side]
+    )
+    return total.to(image.dtype)
+
+
+def ncc_search(templates: Tensor, regions: Tensor) -> Tensor:
+    """Normalised cross-correlation of templates over search regions (FFT).
+
+    Templates and regions are made zero-mean per channel (the region over its
+    whole extent: close to the local mean at a fraction of the cost), so the
+    correlation ignores per-channel offsets; it is divided by the template's
+    norm and by the region window's root energy (channels pooled, one integral
+    image), which keeps the score in [-1, 1] (Cauchy–Schwarz).
+
+    Args:
+        templates: (K, C, t, t) templates.
+        regions: (K, C, t + 2R, t + 2R) regions; template ``k`` is searched in
+            region ``k`` only.
+
+    Returns:
+        (K, 2R + 1, 2R + 1) scores; entry ``[k, R + dy, R + dx]`` is the score
+        of template ``k`` placed ``(dx, dy)`` pixels from the region's centre.
+    """
+    k, _, t, _ = templates.shape
+    side = regions.shape[-1]
+    reach = side - t + 1
+    zero_mean = templates - templates.mean(dim=(2, 3), keepdim=True)
+    regions = regions - regions.mean(dim=(2, 3), keepdim=True)
+    spectrum = (
+        torch.fft.rfft2(regions) * torch.fft.rfft2(zero_mean, s=(side, side)).conj()
+    )
+    correlation = torch.fft.irfft2(spectrum.sum(dim=1), s=(side, side))
+    correlation = correlation[:, :reach, :reach]
+    energy = box_sums(regions.pow(2).sum(dim=1), t).clamp_min(0)
+    norm = zero_mean.pow(2).sum(dim=(1, 2, 3)).sqrt().reshape(k, 1, 1)
+    scores: Tensor = correlation / (norm * energy.sqrt() + 1e-6)
+    return scores
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """Best placement of each template in its search region.
+
+    Attributes:
+        shift: (K, 2) sub-pixel displacement (dx, dy) from the region's centre.
+        score: (K,) score of the peak.
+        distinct: (K,) the peak is inside the region (not on its border) and
+            the best score outside its 3-pixel neighbourhood is below
+            ``ratio`` times it.
+    """
+
+    shift: Tensor
+    score: Tensor
+    distinct: Tensor
+
+
+def find_peaks(scores: Tensor, ratio: float) -> Peaks:
+    """Peaks of (K, S, S) score maps (see :class:`Peaks`)."""
+    k, reach, _ = scores.shape
+    radius = (reach - 1) / 2
+    best, where = scores.reshape(k, -1).max(dim=1)
+    rows, cols = where // reach, where % reach
+    interior = (rows > 0) & (rows < reach - 1) & (cols > 0) & (cols < reach - 1)
+    grid = torch.arange(reach, device=scores.device)
+    near = ((grid[None, :, None] - rows[:, None, None]).abs() <= 3) & (
+        (grid[None, None, :] - cols[:, None, None]).abs() <= 3
+    )
+    second = scores.masked_fill(near, -1.0).reshape(k, -1).amax(dim=1)
+    rows, cols = rows.clamp(1, reach - 2), cols.clamp(1, reach - 2)
+    dx, dy = _subpixel(scores, rows, cols)
+    shift = torch.stack(
+        (cols.double() + dx.double() - radius, rows.double() + dy.double() - radius), -1
+    )
+    distinct = interior & (second < ratio * best.clamp_min(1e-6))
+    return Peaks(shift, best, distinct)
+
+
+def gather_windows(image: Tensor, top_left: Tensor, side: int) -> Tensor:
+    """(N, C, side, side) windows of a (C, H, W) image at integer top-left corners.
+
+    Windows reaching outside the image are padded with zeros.
+    """
+    if len(top_left) == 0:
+        return image.new_zeros(0, image.shape[0], side, side)
+    low = int(top_left.min().clamp_max(0).abs())
+    high_y = int((top_left[:, 1].max() + side - image.shape[-2]).clamp_min(0))
+    high_x = int((top_left[:, 0].max() + side - image.shape[-1]).clamp_min(0))
+    padded = F.pad(image, (low, high_x, low, high_y))
+    return torch.stack(
+        [
+            padded[:, y + low : y + low + side, x + low : x + low + side]
+            for x, y in top_left.tolist()
+        ]
+    )
+
+
+def _erode(mask: Tensor, margin: int) -> Tensor:
+    """(B, 1, H, W) 0/1 mask shrunk by ``margin`` pixels, the outside counted as 0."""
+    outside = F.pad(1 - mask, (margin, margin, margin, margin), value=1.0)
+    return (box_sums(outside, 2 * margin + 1) < 0.5).to(mask.dtype)
+
+
+@dataclass(frozen=True)
+class Described:
+    """Images as the dense matcher sees them (:meth:`DenseMatcher.describe`).
+
+    Attributes:
+        channels: (B, bins, H, W) oriented-gradient channels, 0 on nodata.
+        usable: (B, 1, H, W) 1 where a template may reach.
+    """
+
+    channels: Tensor
+    usable: Tensor
+
+
+def _subpixel(scores: Tensor, rows: Tensor, cols: Tensor) -> tuple[Tensor, Tensor]:
+    """Parabolic peak offsets (in [-0.5, 0.5]) along x and y at interior peaks."""
+    index = torch.arange(scores.shape[0], device=scores.device)
+
+    def offset(minus: Tensor, centre: Tensor, plus: Tensor) -> Tensor:
+        curvature = minus - 2 * centre + plus
+        delta = (
+            0.5
+            * (minus - plus)
+            / torch.where(
+                curvature.abs() > 1e-9, curvature, torch.full_like(curvature, -1e-9)
+            )
+        )
+        return delta.clamp(-0.5, 0.5)
+
+    centre = scores[index, rows, cols]
+    dx = offset(scores[index, rows, cols - 1], centre, scores[index, rows, cols + 1])
+    dy = offset(scores[index, rows - 1, cols], centre, scores[index, rows + 1, cols])
+    return dx, dy
+
+
+@dataclass(frozen=True)
+class DenseMatcher:
+    """Dense structure matcher (see the module docstring).
+
+    Args:
+        template: template side in pixels.
+        radius: search radius in pixels around the prior's prediction.
+        spacing: distance between template centres (default ``template // 2``).
+        bins: orientation channels of the descriptor.
+        sigma: spatial smoothing of the channels.
+        min_ncc: weakest peak kept.
+        max_peak_ratio: a peak is kept when the best score outside its 3-pixel
+            neighbourhood is below this share of it.
+        max_templates: the most structured templates kept, at most.
+    """
+
+    template: int = 64
+    radius: int = 40
+    spacing: int | None = None
+    bins: int = DEFAULT_BINS
+    sigma: float = 2.0
+    min_ncc: float = 0.2
+    max_peak_ratio: float = 0.95
+    max_templates: int = 160
+
+    def __post_init__(self) -> None:
+        """Check the settings."""
+        if self.template < 8:
+            raise InputError('template', f'must be at least 8, got {self.template}')
+        if self.radius < 2:
+            raise InputError('radius', f'must be at least 2, got {self.radius}')
+        if self.spacing is not None and self.spacing < 1:
+            raise InputError('spacing', f'must be positive, got {self.spacing}')
+
+    def describe(self, images: Tensor) -> Described:
+        """Structure channels and usable-pixel masks of (B, C, H, W) images.
+
+        Pixels are usable when they hold data (any band above 0) and lie beyond
+        the smoothing's reach from the image's edge and from nodata.
+        """
+        images = images.float()
+        valid = (images > 0).any(dim=1, keepdim=True).float()
+        channels = oriented_gradients(images, self.bins, self.sigma) * valid
+        return Described(channels, _erode(valid, self.margin))
+
+    @property
+    def margin(self) -> int:
+        """Pixels next to an edge or nodata that templates keep clear of."""
+        return math.ceil(3 * self.sigma) + 2
+
+    def match(
+        self, reference: Tensor | Described, query: Tensor, priors: Tensor | None = None
+    ) -> list[Matches]:
+        """Match a batch of pairs.
+
+        Args:
+            reference: (B, C, H, W) in [0, 1] (zeros = no data), or its
+                :meth:`describe` (to reuse it across priors).
+            query: (B, C', H', W') in [0, 1].
+            priors: (B, 3, 3) reference → query pixel maps the matches should
+                lie near (identity: the query is already aligned).
+
+        Returns:
+            One :class:`~torchgeo_cstf.models.Matches` per pair (reference and
+            query positions in their own continuous pixel coordinates,
+            confidence = NCC of the peak).
+        """
+        if isinstance(reference, Tensor):
+            if reference.ndim != 4:
+                raise InputError('images', 'reference and query must be (B, C, H, W)')
+            reference = self.describe(reference)
+        if query.ndim != 4:
+            raise InputError('images', 'reference and query must be (B, C, H, W)')
+        b = reference.channels.shape[0]
+        size = (reference.channels.shape[-2], reference.channels.shape[-1])
+        if priors is None:
+            priors = torch.eye(3, dtype=torch.float64).expand(b, 3, 3)
+        priors = priors.to(torch.float64).cpu()
+        # the query resampled into the reference frame: output pixel x reads the
+        # query at prior(x); pixels it does not fully cover hold no data
+        aligned = warp_image(query.float(), priors.to(query.device), size)
+        covered = (aligned[:, -1:] > 0.99).float()
+        seen = self.describe(aligned[:, :-1] * covered)
+        return [
+            self._match_one(
+                reference.channels[i],
+                seen.channels[i],
+                reference.usable[i, 0],
+                seen.usable[i, 0],
+                priors[i],
+            )
+            for i in range(b)
+        ]
+
+    def _centres(self, ref_valid: Tensor, qry_valid: Tensor) -> Tensor:
+        """(N, 2) integer template centres over the grid, fully on data in both."""
+        height, width = ref_valid.shape
+        half = self.template // 2
+        step = self.spacing or max(half, 1)
+        if height < self.template or width < self.template:
+            return torch.zeros(0, 2, dtype=torch.long)
+        ys = torch.arange(half, height - half + 1, step)
+        xs = torch.arange(half, width - half + 1, step)
+        centres = torch.stack(torch.meshgrid(xs, ys, indexing='xy'), -1).reshape(-1, 2)
+        share = box_sums(ref_valid * qry_valid, self.template) / self.template**2
+        keep = share[centres[:, 1] - half, centres[:, 0] - half] > 0.9
+        return centres[keep.cpu()]
+
+    def _match_one(
+        self,
+        ref_channels: Tensor,
+        qry_channels: Tensor,
+        ref_valid: Tensor,
+        qry_valid: Tensor,
+        prior: Tensor,
+    ) -> Matches:
+        """Coarse search at half resolution, then a ±3-pixel search at full."""
+        t, r = self.template, self.radius
+        half = t // 2
+        centres = self._centres(ref_valid, qry_valid)
+        empty = Matches(
+            torch.zeros(0, 2, dtype=torch.float64),
+            torch.zeros(0, 2, dtype=torch.float64),
+            torch.zeros(0),
+        )
+        if len(centres) == 0:
+            return empty
+        patches = gather_windows(ref_channels, centres - half, t)
+        # flat templates (fields, water) match anything: keep the structured ones
+        strength = (
+            (patches - patches.mean(dim=(2, 3), keepdim=True)).pow(2).sum(dim=(1, 2, 3))
+        )
+        order = strength.argsort(descending=True)
+        order = order[strength[order] > 0.25 * strength.max()][: self.max_templates]
+        if len(order) == 0:
+            return empty
+        patches, centres = patches[order], centres[order]
+        # coarse: both at half resolution, the whole radius
+        small_t, small_r = half, max(r // 2, 2)
+        small_ref = F.avg_pool2d(patches, 2)
+        small_qry = F.avg_pool2d(qry_channels[None], 2)[0]
+        coarse = find_peaks(
+            ncc_search(
+                small_ref,
+                gather_windows(
+                    small_qry,
+                    centres // 2 - small_t // 2 - small_r,
+                    small_t + 2 * small_r,
+                ),
+            ),
+            self.max_peak_ratio,
+        )
+        # fine: full resolution, 3 pixels around the coarse peak
+        fine_r = 3
+        start = (2 * coarse.shift).round().long()
+        fine = find_peaks(
+            ncc_search(
+                patches,
+                gather_windows(
+                    qry_channels, centres - half + start - fine_r, t + 2 * fine_r
+                ),
+            ),
+            1.0 + 1e-6,
+        )
+        keep = coarse.distinct & fine.distinct & (fine.score >= self.min_ncc)
+        if not keep.any():
+            return empty
+        ref_xy = centres.double()  # the template's centre, continuous coordinates
+        in_aligned = ref_xy + start.double() + fine.shift
+        query_xy = warp_points(prior[None], in_aligned[None])[0]
+        keep = keep.cpu()
+        return Matches(ref_xy[keep], query_xy[keep], fine.score[keep].float())

@@ -1,0 +1,161 @@
+"""Rotation and scale search: a coarse reference → query similarity, training-free.
+
+Images without a usable georeference (or with one that is far off) can be
+turned by any angle and scaled by any factor relative to each other; neither a
+learned matcher trained within ±30° nor the dense matcher can bridge that. This
+search tries every combination of ``rotations`` angles and ``scales`` factors
+at low resolution: for each, the query is turned and scaled into the
+reference's frame, described by oriented-gradient channels
+(:func:`~torchgeo_cstf.models.structure.oriented_gradients`, computed *after*
+the turn so orientations line up), and the reference's central part is
+searched over all translations within a quarter of the image by normalised
+cross-correlation (:func:`~torchgeo_cstf.models.dense.ncc_search`, all
+candidates in one batch). The best-scoring candidates are returned as priors
+for a matcher, which then only has to find a residual of a few pixels and
+degrees. With 24 angles (15° apart) the residual rotation is at most 7.5°.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import InputError
+from .dense import find_peaks, gather_windows, ncc_search, warp_image
+from .structure import oriented_gradients
+
+#: scale factors (query pixels per reference pixel) tried by default: 0.5–2
+DEFAULT_SCALES: tuple[float, ...] = (0.5, 0.71, 1.0, 1.41, 2.0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A coarse reference → query similarity found by the search.
+
+    Attributes:
+        matrix: 3×3 reference → query pixel map (full resolution).
+        score: NCC of its best translation.
+        rotation: angle in degrees (counter-clockwise on screen).
+        scale: query pixels per reference pixel.
+    """
+
+    matrix: np.ndarray[Any, np.dtype[np.float64]]
+    score: float
+    rotation: float
+    scale: float
+
+
+def _scaling(factor: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.diag([factor, factor, 1.0])
+
+
+def _similarity(
+    angle: float,
+    scale: float,
+    ref_centre: np.ndarray[Any, Any],
+    query_centre: np.ndarray[Any, Any],
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Reference → query: turn by ``angle`` and scale about the two centres."""
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    linear = scale * np.array([[cos, sin], [-sin, cos]])
+    matrix = np.eye(3)
+    matrix[:2, :2] = linear
+    matrix[:2, 2] = query_centre - linear @ ref_centre
+    return matrix
+
+
+def _shrink(image: Tensor, size: int) -> tuple[Tensor, float]:
+    """(1, C, h, w) with long side ``size`` (area averaging) and its factor."""
+    factor = max(image.shape[-2:]) / size
+    if factor <= 1:
+        return image.float(), 1.0
+    shape = (
+        max(round(image.shape[-2] / factor), 8),
+        max(round(image.shape[-1] / factor), 8),
+    )
+    return F.interpolate(image.float(), size=shape, mode='area'), image.shape[
+        -2
+    ] / shape[0]
+
+
+def search_rotation_scale(
+    reference: Tensor,
+    query: Tensor,
+    *,
+    rotations: int = 24,
+    scales: tuple[float, ...] = DEFAULT_SCALES,
+    size: int = 128,
+    top: int = 3,
+) -> list[Candidate]:
+    """The best reference → query similarities over angles and scales.
+
+    Args:
+        reference: (1, C, H, W) image in [0, 1].
+        query: (1, C', H', W') image in [0, 1].
+        rotations: angles tried, evenly over 360°.
+        scales: scale factors tried.
+        size: long side of the low-resolution copies searched.
+        top: candidates returned (of distinct angle or scale), best first.
+
+    Returns:
+        Up to ``top`` candidates.
+
+    Raises:
+        InputError: bad shapes or settings.
+    """
+    if reference.ndim != 4 or query.ndim != 4 or reference.shape[0] != 1:
+        raise InputError('images', 'reference and query must be (1, C, H, W)')
+    if rotations < 1 or not scales or size < 32:
+        raise InputError(
+            'search',
+            f'needs rotations >= 1, scales and size >= 32, got {rotations}, {scales}, {size}',
+        )
+    small_ref, ref_factor = _shrink(reference, size)
+    small_qry, qry_factor = _shrink(query, size)
+    height, width = small_ref.shape[-2:]
+    ref_centre = np.array([width / 2, height / 2])
+    qry_centre = np.array([small_qry.shape[-1] / 2, small_qry.shape[-2] / 2])
+    angles = [360.0 * i / rotations for i in range(rotations)]
+    combos = [(a, s) for s in scales for a in angles]
+    # query resampled into the reference frame for every candidate
+    to_query = np.stack([_similarity(a, s, ref_centre, qry_centre) for a, s in combos])
+    aligned = warp_image(
+        small_qry.expand(len(combos), -1, -1, -1),
+        torch.from_numpy(to_query),
+        (height, width),
+    )
+    covered = (aligned[:, -1:] > 0.99).float()
+    channels = oriented_gradients(aligned[:, :-1]) * covered
+    ref_channels = oriented_gradients(small_ref)
+    side = min(height, width) // 2
+    reach = side // 2
+    top_left = torch.tensor([[(width - side) // 2, (height - side) // 2]])
+    template = gather_windows(ref_channels[0], top_left, side)
+    regions = torch.cat(
+        [gather_windows(c, top_left - reach, side + 2 * reach) for c in channels]
+    )
+    peaks = find_peaks(
+        ncc_search(template.expand(len(combos), -1, -1, -1), regions), 1.0
+    )
+    order = peaks.score.argsort(descending=True).tolist()
+    found: list[Candidate] = []
+    for index in order:
+        angle, scale = combos[index]
+        if any(c.rotation == angle and c.scale == scale for c in found):
+            continue
+        dx, dy = peaks.shift[index].tolist()
+        shift = np.array([[1.0, 0, dx], [0, 1, dy], [0, 0, 1]])
+        small = to_query[index] @ shift
+        matrix = _scaling(qry_factor) @ small @ _scaling(1 / ref_factor)
+        found.append(
+            Candidate(matrix / matrix[2, 2], float(peaks.score[index]), angle, scale)
+        )
+        if len(found) == top:
+            break
+    return found
