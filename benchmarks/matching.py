@@ -118,37 +118,15 @@ def cstf_matcher(model: CSTFMatcher, min_confidence: float) -> Matcher:
 
 
 def evaluate(matcher: Matcher, data: CrossModalPairs) -> dict[str, Any]:
-    """Matching accuracy, homography AUC and speed of one method on one set."""
-    accuracy, errors, seconds, counts = [], [], 0.0, []
-    warm_up = data[0]
-    matcher(warm_up['reference'], warm_up['query'])  # first-call set-up untimed
-    for index in range(len(data)):
-        sample = data[index]
-        start = time.perf_counter()
-        matches = matcher(sample['reference'], sample['query'])
-        fitted = estimate_transform(matches, 'homography')
-        seconds += time.perf_counter() - start
-        warp = sample['warp'].numpy()
-        accuracy.append(
-            mean_matching_accuracy(matches.ref_xy, matches.query_xy, warp, (1, 3, 5))
-        )
-        height, width = sample['reference'].shape[-2:]
-        errors.append(
-            corner_error(None if fitted is None else fitted.matrix, warp, width, height)
-        )
-        counts.append(len(matches))
-    mma = np.mean(accuracy, axis=0)
-    auc = homography_auc(errors, (3, 5, 10))
-    return {
-        'mma1': round(float(mma[0]), 4),
-        'mma3': round(float(mma[1]), 4),
-        'mma5': round(float(mma[2]), 4),
-        'auc3': round(float(auc[0]), 4),
-        'auc5': round(float(auc[1]), 4),
-        'auc10': round(float(auc[2]), 4),
-        'matches_per_pair': round(float(np.mean(counts)), 1),
-        'pairs_per_second': round(len(data) / seconds, 3),
-    }
+    """Matching accuracy, homography AUC and speed of one matcher on one set."""
+
+    def method(
+        reference: torch.Tensor, query: torch.Tensor
+    ) -> tuple[Matches, Transform | None]:
+        found = matcher(reference, query)
+        return found, estimate_transform(found, 'homography')
+
+    return score(method, [data[i] for i in range(len(data))])
 
 
 Method = Callable[[torch.Tensor, torch.Tensor], tuple[Matches, Transform | None]]
@@ -299,7 +277,7 @@ def run_real(args: argparse.Namespace) -> None:
     }
     args.real_out.parent.mkdir(parents=True, exist_ok=True)
     args.real_out.write_text(json.dumps(result, indent=1) + '\n')
-    _real_figure(table, list(sets), args.real_out.with_name('matching_real.png'))
+    _real_figure(table, list(sets), args.plot.with_name('matching_real.png'))
     print(f'wrote {args.real_out}')
 
 

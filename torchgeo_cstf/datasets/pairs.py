@@ -309,22 +309,7 @@ class CrossModalPairs(NonGeoDataset):
             @ np.linalg.inv(warp)
             @ translation(0.5, 0.5)
         )
-        warped = cv2.warpPerspective(
-            stretched.transpose(1, 2, 0),
-            to_context,
-            (size, size),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        ).transpose(2, 0, 1)
-        inside = cv2.warpPerspective(
-            context.valid.astype(np.uint8),
-            to_context,
-            (size, size),
-            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        ).astype(bool)
+        warped, inside = _resample(stretched, context.valid, to_context, size)
         query = simulate_modality(
             np.asarray(warped, dtype=np.float32), modality, self.query_bands, rng
         )
@@ -533,23 +518,7 @@ class PairedRasters(NonGeoDataset):
             translation(-col0 - 0.5, -row0 - 0.5) @ to_query @ translation(0.5, 0.5)
         )
         stretched = percentile_stretch(qry.array[:3], qry.valid)
-        query = cv2.warpPerspective(
-            stretched.transpose(1, 2, 0),
-            to_array,
-            (size, size),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        ).reshape(size, size, -1)
-        valid = cv2.warpPerspective(
-            qry.valid.astype(np.uint8),
-            to_array,
-            (size, size),
-            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        ).astype(bool)
-        query = query.transpose(2, 0, 1)
+        query, valid = _resample(stretched, qry.valid, to_array, size)
         query[:, ~valid] = 0.0
         sample = _tensor_sample(
             percentile_stretch(ref.array[:3], ref.valid),
@@ -569,6 +538,43 @@ class PairedRasters(NonGeoDataset):
     ) -> Figure:
         """Draw a sample (see :func:`plot_pair_sample`)."""
         return plot_pair_sample(sample, suptitle if show_titles else None)
+
+
+def _resample(
+    image: np.ndarray[Any, Any],
+    valid: np.ndarray[Any, Any],
+    to_source: np.ndarray[Any, Any],
+    size: int,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """A (C, size, size) view of an image and its validity through a homography.
+
+    Args:
+        image: (C, H, W) values.
+        valid: (H, W) pixels holding data.
+        to_source: output pixel index → source pixel index (OpenCV's convention).
+        size: output side.
+
+    Returns:
+        The bilinear resampled image (0 outside) and the nearest-neighbour
+        resampled validity.
+    """
+    values = cv2.warpPerspective(
+        image.transpose(1, 2, 0),
+        to_source,
+        (size, size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).reshape(size, size, -1)
+    inside = cv2.warpPerspective(
+        valid.astype(np.uint8),
+        to_source,
+        (size, size),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).astype(bool)
+    return values.transpose(2, 0, 1), inside
 
 
 def _raster_shape(path: Path) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from ..io.radiometry import fit_bands
 from .detectors import LoadedDetector, resolve_detector
 from .matching import MatchResult, load_image, match
+from .methods import METHODS, PairMatcher, PairResult
 from .outputs import detection_features, write_detections, write_quicklook
 from .plot import plot_matches
 from .scene import (
@@ -14,8 +15,11 @@ from .scene import (
 )
 
 __all__ = (
+    'METHODS',
     'LoadedDetector',
     'MatchResult',
+    'PairMatcher',
+    'PairResult',
     'SceneDetections',
     'count_tiles',
     'detect_scene',

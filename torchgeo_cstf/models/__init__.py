@@ -1,12 +1,15 @@
-"""CSTF models: the fusion block, the matcher, the detector, transforms, losses, weights."""
+"""CSTF models: the fusion block, the matchers (CSTF, dense), the detector, transforms, losses, weights."""
 
 from .cstf import FUSIONS, CSTFBlock
+from .dense import DenseMatcher
 from .detector import CSTFDetector
 from .keypoints import DoGKeypoints
 from .losses import kld_loss, probiou, probiou_loss
 from .matcher import CSTFMatcher, Matches
 from .registry import get_model, get_weight, list_models, register_weights
 from .released import CSTFDetectorRegNetX002_Weights, CSTFMatcherRegNetX004_Weights
+from .search import Candidate, search_rotation_scale
+from .structure import oriented_gradients
 from .transform import Transform, estimate_transform
 from .weights import export_weights, load_checkpoint, load_weights
 
@@ -17,6 +20,8 @@ __all__ = (
     'CSTFDetectorRegNetX002_Weights',
     'CSTFMatcher',
     'CSTFMatcherRegNetX004_Weights',
+    'Candidate',
+    'DenseMatcher',
     'DoGKeypoints',
     'Matches',
     'Transform',
@@ -28,7 +33,9 @@ __all__ = (
     'list_models',
     'load_checkpoint',
     'load_weights',
+    'oriented_gradients',
     'probiou',
     'probiou_loss',
     'register_weights',
+    'search_rotation_scale',
 )

@@ -176,10 +176,12 @@ def gather_windows(image: Tensor, top_left: Tensor, side: int) -> Tensor:
     )
 
 
-def _erode(mask: Tensor, margin: int) -> Tensor:
-    """(B, 1, H, W) 0/1 mask shrunk by ``margin`` pixels, the outside counted as 0."""
-    outside = F.pad(1 - mask, (margin, margin, margin, margin), value=1.0)
-    return (box_sums(outside, 2 * margin + 1) < 0.5).to(mask.dtype)
+def _holds_data(images: Tensor) -> Tensor:
+    """(B, 1, H, W) 0/1: 0 on patches of zeros (all bands) at least 5×5 wide."""
+    zero = (images == 0).all(dim=1, keepdim=True).to(images.dtype)
+    solid = box_sums(F.pad(zero, (2, 2, 2, 2)), 5) > 24.5
+    nodata = box_sums(F.pad(solid.to(images.dtype), (2, 2, 2, 2)), 5) > 0.5
+    return 1 - nodata.to(images.dtype)
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,9 @@ class Described:
     """Images as the dense matcher sees them (:meth:`DenseMatcher.describe`).
 
     Attributes:
-        channels: (B, bins, H, W) oriented-gradient channels, 0 on nodata.
-        usable: (B, 1, H, W) 1 where a template may reach.
+        channels: (B, bins, H, W) oriented-gradient channels, 0 on nodata and
+            next to it.
+        usable: (B, 1, H, W) 1 on pixels holding data.
     """
 
     channels: Tensor
@@ -226,6 +229,7 @@ class DenseMatcher:
         spacing: distance between template centres (default ``template // 2``).
         bins: orientation channels of the descriptor.
         sigma: spatial smoothing of the channels.
+        pre_sigma: smoothing of the image before its derivatives.
         min_ncc: weakest peak kept.
         max_peak_ratio: a peak is kept when the best score outside its 3-pixel
             neighbourhood is below this share of it.
@@ -237,6 +241,7 @@ class DenseMatcher:
     spacing: int | None = None
     bins: int = DEFAULT_BINS
     sigma: float = 2.0
+    pre_sigma: float = 1.0
     min_ncc: float = 0.2
     max_peak_ratio: float = 0.95
     max_templates: int = 160
@@ -253,18 +258,24 @@ class DenseMatcher:
     def describe(self, images: Tensor) -> Described:
         """Structure channels and usable-pixel masks of (B, C, H, W) images.
 
-        Pixels are usable when they hold data (any band above 0) and lie beyond
-        the smoothing's reach from the image's edge and from nodata.
+        Nodata is a patch of zeros at least 5×5 pixels wide (scattered zeros
+        are dark pixels: a percentile stretch makes 2 % of them); the channels
+        are zero there.
         """
         images = images.float()
-        valid = (images > 0).any(dim=1, keepdim=True).float()
-        channels = oriented_gradients(images, self.bins, self.sigma) * valid
-        return Described(channels, _erode(valid, self.margin))
+        valid = _holds_data(images)
+        channels = oriented_gradients(images, self.bins, self.sigma, self.pre_sigma)
+        return Described(channels * valid, valid)
 
     @property
     def margin(self) -> int:
-        """Pixels next to an edge or nodata that templates keep clear of."""
-        return math.ceil(3 * self.sigma) + 2
+        """Pixels next to the image's edge that templates keep clear of.
+
+        Smoothing sees padding there: templates touching the edge were 1–2 px
+        off and biased the fit. (Keeping clear of nodata as well cost more
+        matches than it saved on rotated queries, whose corners are nodata.)
+        """
+        return math.ceil(3 * self.sigma) + 1
 
     def match(
         self, reference: Tensor | Described, query: Tensor, priors: Tensor | None = None
@@ -315,10 +326,11 @@ class DenseMatcher:
         height, width = ref_valid.shape
         half = self.template // 2
         step = self.spacing or max(half, 1)
-        if height < self.template or width < self.template:
+        reach = half + self.margin
+        if height < 2 * reach or width < 2 * reach:
             return torch.zeros(0, 2, dtype=torch.long)
-        ys = torch.arange(half, height - half + 1, step)
-        xs = torch.arange(half, width - half + 1, step)
+        ys = torch.arange(reach, height - reach + 1, step)
+        xs = torch.arange(reach, width - reach + 1, step)
         centres = torch.stack(torch.meshgrid(xs, ys, indexing='xy'), -1).reshape(-1, 2)
         share = box_sums(ref_valid * qry_valid, self.template) / self.template**2
         keep = share[centres[:, 1] - half, centres[:, 0] - half] > 0.9
