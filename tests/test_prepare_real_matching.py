@@ -1,5 +1,6 @@
 """benchmarks/prepare_real_matching.py on tiny repositories in the real layouts."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -11,8 +12,13 @@ import pytest
 from torchgeo_cstf.datasets import CrossModalPairs, PairedRasters
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'tests' / 'data' / 'real_matching'))
-from data import make_mirrors
+_SPEC = importlib.util.spec_from_file_location(
+    'real_matching_data', ROOT / 'tests' / 'data' / 'real_matching' / 'data.py'
+)
+assert _SPEC is not None and _SPEC.loader is not None
+_DATA = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_DATA)
+make_mirrors = _DATA.make_mirrors
 
 
 @pytest.fixture(scope='module')
