@@ -50,6 +50,13 @@ def test_parse_round_trip_and_errors(tmp_path: Path) -> None:
         )  # fmt: skip
     with pytest.raises(JobSpecError, match='job'):
         parse_job('{not json')
+    matching = {'kind': 'match', 'reference': 'r', 'query': 'q', 'output_dir': 'o'}
+    assert parse_job(matching).method == 'auto'  # type: ignore[union-attr]
+    assert parse_job({**matching, 'method': 'dense'}).method == 'dense'  # type: ignore[union-attr]
+    with pytest.raises(
+        JobSpecError, match="method: Input should be 'auto', 'cstf' or 'dense'"
+    ):
+        parse_job({**matching, 'method': 'sift'})
     with pytest.raises(JobSpecError, match='batch_size: Input should be greater'):
         build(DetectionParameters, batch_size=0)
     with pytest.raises(
