@@ -35,6 +35,7 @@ and scores each on the three usual synthetic sets.
 
 Usage: python benchmarks/matching.py [--weights NAME|PATH|none] [--pairs 50] [--size 256]
        [--real-root data/real --real-pairs 30 --real-size 384]
+       [--summarise benchmarks/results/matching_real.json]
        [--ablation-steps 400] [--ablation-out benchmarks/results/matching_ablation.json]
 """
 
@@ -91,8 +92,7 @@ def sift_matcher(ratio: float = 0.8) -> Matcher:
         ]
         (kp1, d1), (kp2, d2) = (sift.detectAndCompute(im, None) for im in images)
         if d1 is None or d2 is None or len(kp1) < 2 or len(kp2) < 2:
-            empty = torch.zeros(0, 2, dtype=torch.float64)
-            return Matches(empty, empty, torch.zeros(0))
+            return Matches.empty()
         pairs = [
             m for m, n in brute.knnMatch(d1, d2, k=2) if m.distance < ratio * n.distance
         ]
@@ -117,33 +117,25 @@ def cstf_matcher(model: CSTFMatcher, min_confidence: float) -> Matcher:
     return run
 
 
-def evaluate(matcher: Matcher, data: CrossModalPairs) -> dict[str, Any]:
-    """Matching accuracy, homography AUC and speed of one matcher on one set."""
+Method = Callable[[torch.Tensor, torch.Tensor], tuple[Matches, Transform | None]]
+Sample = dict[str, Any]
 
-    def method(
+
+def with_homography(matcher: Matcher) -> Method:
+    """A matcher followed by the MAGSAC++ homography (3 px) of every method."""
+
+    def run(
         reference: torch.Tensor, query: torch.Tensor
     ) -> tuple[Matches, Transform | None]:
         found = matcher(reference, query)
         return found, estimate_transform(found, 'homography')
 
-    return score(method, [data[i] for i in range(len(data))])
-
-
-Method = Callable[[torch.Tensor, torch.Tensor], tuple[Matches, Transform | None]]
-Sample = dict[str, Any]
-
-
-def sift_method(ratio: float = 0.8) -> Method:
-    """SIFT + ratio test, then the MAGSAC++ homography of every method."""
-    sift = sift_matcher(ratio)
-
-    def run(
-        reference: torch.Tensor, query: torch.Tensor
-    ) -> tuple[Matches, Transform | None]:
-        found = sift(reference, query)
-        return found, estimate_transform(found, 'homography')
-
     return run
+
+
+def evaluate(matcher: Matcher, data: CrossModalPairs) -> dict[str, Any]:
+    """Matching accuracy, homography AUC and speed of one matcher on one set."""
+    return score(with_homography(matcher), [data[i] for i in range(len(data))])
 
 
 def library_method(pair: PairMatcher, search: bool) -> Method:
@@ -195,13 +187,29 @@ def score(method: Method, samples: list[Sample]) -> dict[str, Any]:
 REAL_MODALITIES = {'sar': 'sar', 'thermal': 'thermal', 'later-date': 'optical'}
 #: real co-registered pair sets (folders of OUT/pairs), pre-aligned
 REAL_PAIR_SETS = ('multimodal', 'optical-sar', 'nir-vis')
+#: the methods of the real table: SIFT and the library's three
+REAL_METHODS = ('sift+magsac', 'dense', 'cstf', 'auto')
+
+
+def prealignment(data: PairedRasters) -> str:
+    """How far the pre-aligned queries of a pair set are moved off the truth."""
+    return (
+        f'shift up to {data.shift:g} px, rotation {data.rotation[0]:g} to '
+        f'{data.rotation[1]:g} deg, scale {data.scale[0]:g} to {data.scale[1]:g}'
+    )
 
 
 def real_sets(
     root: Path, pairs: int, size: int
-) -> dict[str, tuple[list[Sample], bool]]:
-    """The real-imagery sets: name → (samples, whether methods search rotations)."""
+) -> tuple[dict[str, tuple[list[Sample], bool]], str]:
+    """The real-imagery sets and their pre-alignment.
+
+    Returns:
+        Set name → (samples, whether methods search rotations), and the
+        pre-alignment of the pair sets (see :func:`prealignment`).
+    """
     sets: dict[str, tuple[list[Sample], bool]] = {}
+    moved = ''
     for rotation_name, rotation in (('10deg', (-10.0, 10.0)), ('any', (-180.0, 180.0))):
         for name, modality in REAL_MODALITIES.items():
             data = CrossModalPairs(
@@ -220,6 +228,7 @@ def real_sets(
         data = PairedRasters(
             root / 'pairs' / name, split='test', size=512, resample=True
         )
+        moved = prealignment(data)
         first: dict[int, int] = {}
         for index, (pair, _, _) in enumerate(data.tiles):
             first.setdefault(pair, index)
@@ -230,17 +239,61 @@ def real_sets(
         for kind, samples in groups.items():
             label = f'pairs-{name}' if kind == name else f'pairs-multimodal/{kind}'
             sets[label] = (samples, False)
-    return sets
+    return sets, moved
+
+
+def summarise(table: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The real table's headline figures, per method.
+
+    Args:
+        table: ``set/method`` → the metrics of :func:`score`.
+
+    Returns:
+        ``multimodal_success``: success over all StaRainJ pairs (weighted by
+        pairs per modality); ``prealigned_pairs``, ``prealigned_pairs_per_second``
+        (all pre-aligned ``pairs-*`` sets together) and its ratio to SIFT's.
+    """
+    sets = sorted({key.rsplit('/', 1)[0] for key in table})
+    prealigned = [s for s in sets if s.startswith('pairs-')]
+    multimodal = [s for s in prealigned if s.startswith('pairs-multimodal/')]
+    summary: dict[str, Any] = {}
+    for method in REAL_METHODS:
+        rows = [table.get(f'{s}/{method}') for s in prealigned]
+        if not all(rows):
+            continue
+        chosen = [r for r in rows if r is not None]
+        mm = [table[f'{s}/{method}'] for s in multimodal]
+        pairs = sum(r['pairs'] for r in chosen)
+        seconds = sum(r['pairs'] / r['pairs_per_second'] for r in chosen)
+        summary[method] = {
+            'multimodal_success': round(
+                float(
+                    np.average(
+                        [r['success'] for r in mm], weights=[r['pairs'] for r in mm]
+                    )
+                ),
+                4,
+            ),
+            'prealigned_pairs': pairs,
+            'prealigned_pairs_per_second': round(pairs / seconds, 3),
+        }
+    sift = summary.get('sift+magsac', {}).get('prealigned_pairs_per_second')
+    for figures in summary.values():
+        if sift:
+            figures['speed_vs_sift'] = round(
+                figures['prealigned_pairs_per_second'] / sift, 3
+            )
+    return summary
 
 
 def run_real(args: argparse.Namespace) -> None:
     """The real-imagery table: JSON, bar chart and example matches."""
-    sets = real_sets(args.real_root, args.real_pairs, args.real_size)
+    sets, moved = real_sets(args.real_root, args.real_pairs, args.real_size)
     cstf = None if args.weights == 'none' else resolve_matcher(args.weights).eval()
     table: dict[str, dict[str, Any]] = {}
     for set_name, (samples, search) in sets.items():
-        methods: dict[str, Method] = {'sift+magsac': sift_method()}
-        for name in ('dense', 'cstf', 'auto'):
+        methods: dict[str, Method] = {'sift+magsac': with_homography(sift_matcher())}
+        for name in REAL_METHODS[1:]:
             if name != 'dense' and cstf is None:
                 continue
             pair = PairMatcher(method=name, cstf=cstf)  # type: ignore[arg-type]
@@ -252,15 +305,6 @@ def run_real(args: argparse.Namespace) -> None:
                 table[f'{set_name}/{method}'],
                 flush=True,
             )
-    multimodal = [k for k in sets if k.startswith('pairs-multimodal/')]
-    summary = {}
-    for method in ('sift+magsac', 'dense', 'cstf', 'auto'):
-        rows = [table.get(f'{k}/{method}') for k in multimodal]
-        if all(rows):
-            weights = [r['pairs'] for r in rows if r]
-            summary[f'pairs-multimodal/{method}'] = round(
-                float(np.average([r['success'] for r in rows if r], weights=weights)), 4
-            )
     result = {
         'benchmark': 'matching_real',
         'imagery': 'real (see docs/datasets/real_matching.md)',
@@ -271,10 +315,11 @@ def run_real(args: argparse.Namespace) -> None:
         'weights': args.weights,
         'texture_size': args.real_size,
         'pairs_per_texture_set': args.real_pairs,
-        'prealignment': 'shift 40 px, rotation 3 deg, scale 3 %',
+        'prealignment': moved,
         'results': table,
-        'multimodal_success_all': summary,
+        'summary': summarise(table),
     }
+    print(json.dumps(result['summary'], indent=1))
     args.real_out.parent.mkdir(parents=True, exist_ok=True)
     args.real_out.write_text(json.dumps(result, indent=1) + '\n')
     _real_figure(table, list(sets), args.plot.with_name('matching_real.png'))
@@ -285,11 +330,7 @@ def _real_figure(
     table: dict[str, dict[str, Any]], names: list[str], path: Path
 ) -> None:
     """Success rate per set and method."""
-    methods = [
-        m
-        for m in ('sift+magsac', 'dense', 'cstf', 'auto')
-        if f'{names[0]}/{m}' in table
-    ]
+    methods = [m for m in REAL_METHODS if f'{names[0]}/{m}' in table]
     figure = Figure(figsize=(14, 4.5), layout='constrained')
     ax = figure.subplots()
     width = 0.8 / len(methods)
@@ -451,6 +492,12 @@ def main() -> None:
         '--out', type=Path, default=Path('benchmarks/results/matching.json')
     )
     parser.add_argument('--plot', type=Path, default=Path('docs/assets/matching.png'))
+    parser.add_argument(
+        '--summarise',
+        type=Path,
+        default=None,
+        help='recompute the summary of a saved real table (JSON) and rewrite it',
+    )
     parser.add_argument('--ablation-steps', type=int, default=0)
     parser.add_argument(
         '--ablation-out',
@@ -458,6 +505,12 @@ def main() -> None:
         default=Path('benchmarks/results/matching_ablation.json'),
     )
     args = parser.parse_args()
+    if args.summarise is not None:
+        saved = json.loads(args.summarise.read_text())
+        saved['summary'] = summarise(saved['results'])
+        args.summarise.write_text(json.dumps(saved, indent=1) + '\n')
+        print(json.dumps(saved['summary'], indent=1))
+        return
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 

@@ -12,6 +12,7 @@ from torchgeo_cstf.datasets.synthetic.simulate import simulate_modality
 from torchgeo_cstf.datasets.synthetic.warps import apply_homography
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.inference import match
+from torchgeo_cstf.inference.coregister import coregister
 from torchgeo_cstf.inference.methods import PairMatcher
 from torchgeo_cstf.metrics import corner_error
 from torchgeo_cstf.models import CSTFMatcher, Matches
@@ -109,6 +110,8 @@ def test_bad_methods() -> None:
         PairMatcher(method='cstf')
     with pytest.raises(InputError, match='method'):
         match(np.zeros((64, 64)), np.zeros((64, 64)), method='orb')  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="method: must be one of .* got 'orb'"):
+        coregister('absent.tif', 'absent.tif', method='orb')  # type: ignore[arg-type]
     with pytest.raises(InputError, match='prior'):
         match(np.ones((64, 64)), np.ones((64, 64)), method='dense', prior=np.eye(2))
 

@@ -9,6 +9,7 @@ from torchgeo_cstf.datasets import CrossModalPairs
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models import CSTFMatcher, Matches, estimate_transform
 from torchgeo_cstf.models.matcher import sample_points, warp_points
+from torchgeo_cstf.models.transform import scaling, translation
 from torchgeo_cstf.tasks import CSTFMatching
 
 
@@ -142,6 +143,37 @@ def test_estimate_transform_rejects_outliers() -> None:
     )
     with pytest.raises(InputError, match='model'):
         estimate_transform(matches, 'spline')  # type: ignore[arg-type]
+
+
+def test_transform_rescaled_maps_resized_images_and_keeps_inliers() -> None:
+    rng = np.random.default_rng(1)
+    truth = np.array([[0.9, 0.2, 10.0], [-0.15, 1.1, -5.0], [2e-4, -1e-4, 1.0]])
+    ref = rng.uniform(0, 256, size=(40, 2))
+    hom = np.hstack((ref, np.ones((40, 1)))) @ truth.T
+    matches = Matches(
+        torch.tensor(ref), torch.tensor(hom[:, :2] / hom[:, 2:]), torch.ones(40)
+    )
+    fitted = estimate_transform(matches, 'homography')
+    assert fitted is not None
+    # reference shown 2x larger, query 4x smaller: a point moves by the factors
+    resized = fitted.rescaled(2.0, 0.25)
+    points = np.array([[10.0, 20.0, 1.0], [200.0, 50.0, 1.0]])
+    before = points @ fitted.matrix.T
+    after = (points * [2.0, 2.0, 1.0]) @ resized.matrix.T
+    np.testing.assert_allclose(
+        after[:, :2] / after[:, 2:], 0.25 * before[:, :2] / before[:, 2:], atol=1e-9
+    )
+    assert resized.num_inliers == fitted.num_inliers == 40
+    assert scaling(3.0) @ translation(1.0, -2.0) @ np.array([1.0, 1.0, 1.0]) == (
+        pytest.approx([6.0, -3.0, 1.0])
+    )
+
+
+def test_empty_matches() -> None:
+    empty = Matches.empty()
+    assert len(empty) == 0 and empty.ref_xy.shape == (0, 2)
+    assert empty.query_xy.dtype == torch.float64
+    assert estimate_transform(empty) is None
 
 
 @pytest.mark.slow

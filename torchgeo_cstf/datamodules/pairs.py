@@ -103,21 +103,19 @@ class CrossModalPairsDataModule(NonGeoDataModule):
         setup_generated_splits(self, stage, self.lengths)
         if stage != 'fit' or not self.paired_roots:
             return
-        fit = FitPairBands(
-            self.kwargs.get('reference_bands', 3), self.kwargs.get('query_bands', 1)
-        )
         simulated = self.train_dataset
         assert isinstance(simulated, CrossModalPairs)
+        fit = FitPairBands(simulated.reference_bands, simulated.query_bands)
         simulated.transforms = fit
         real = [
             PairedRasters(
                 root,
                 split='train',
-                size=self.kwargs['size'],
+                size=simulated.size,
                 resample=True,
                 shift=self.paired_shift,
-                rotation=self.kwargs.get('rotation', (-180.0, 180.0)),
-                scale=self.kwargs.get('scale', (0.5, 2.0)),
+                rotation=simulated.rotation,
+                scale=simulated.scale,
                 transforms=fit,
             )
             for root in self.paired_roots

@@ -460,11 +460,16 @@ class PairedRasters(NonGeoDataset):
             ``origin`` (reference tile's top-left pixel, query tile's top-left
             pixel).
         """
+        sample = self._resampled(index) if self.resample else self._cut(index)
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def _cut(self, index: int) -> Sample:
+        """Tile ``index`` with the query tile cut around the mapped centre."""
         pair, left, top = self.tiles[index]
         reference_path, query_path, homography, _ = self.pairs[pair]
         size = self.size
-        if self.resample:
-            return self._resampled(index)
         centre = apply_homography(
             homography, np.array([[left + size / 2, top + size / 2]])
         )[0]
@@ -483,8 +488,6 @@ class PairedRasters(NonGeoDataset):
         )
         sample['pair'] = torch.tensor(pair)
         sample['origin'] = torch.tensor([[left, top], [q_left, q_top]])
-        if self.transforms is not None:
-            sample = self.transforms(sample)
         return sample
 
     def _resampled(self, index: int) -> Sample:
@@ -529,8 +532,6 @@ class PairedRasters(NonGeoDataset):
         )
         sample['pair'] = torch.tensor(pair)
         sample['origin'] = torch.tensor([[left, top], [0, 0]])
-        if self.transforms is not None:
-            sample = self.transforms(sample)
         return sample
 
     def plot(

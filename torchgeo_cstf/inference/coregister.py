@@ -26,7 +26,7 @@ from ..io.vector import Feature, write_features
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.transform import Transform, estimate_transform
 from .matching import DEFAULT_MATCHER, match, resolve_matcher
-from .methods import METHODS, MatchMethod
+from .methods import MatchMethod, check_method
 
 #: share of valid pixels a reference window needs to be matched
 MIN_VALID_SHARE = 0.5
@@ -253,6 +253,7 @@ def coregister(
         NoOverlapError: the footprints do not overlap.
         CRSError: the CRSs cannot be reconciled.
     """
+    check_method(method)
     if window < 64:
         raise InputError('window', f'must be at least 64 pixels, got {window}')
     if max_windows < 1:
@@ -261,8 +262,6 @@ def coregister(
         ref = RasterInfo.from_dataset(src)
     with open_raster(query) as src:
         qry = RasterInfo.from_dataset(src)
-    if method not in METHODS:
-        raise InputError('method', f'must be one of {METHODS}, got {method!r}')
     matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()
     windows = plan_windows(overlap_in_reference(ref, qry), window, max_windows)
     ref_xy, qry_xy, conf, used = [], [], [], []
@@ -295,9 +294,9 @@ def coregister(
             )
             conf.append(found.confidence)
     if not ref_xy:
-        empty = torch.zeros(0, 2, dtype=torch.float64)
-        matches = Matches(empty, empty.clone(), torch.zeros(0))
-        return Coregistration(ref, qry, matches, None, used, np.zeros(0), method)
+        return Coregistration(
+            ref, qry, Matches.empty(), None, used, np.zeros(0), method
+        )
     matches = Matches(torch.cat(ref_xy), torch.cat(qry_xy), torch.cat(conf))
     fitted = estimate_transform(matches, transform_model, threshold=threshold)  # type: ignore[arg-type]
     residuals = np.full(len(matches.confidence), np.nan)

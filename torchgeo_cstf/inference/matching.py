@@ -28,8 +28,8 @@ from ..models.registry import (
     load_into,
     model_of,
 )
-from ..models.transform import Transform, TransformModel, estimate_transform
-from .methods import METHODS, MatchMethod, Matrix, PairMatcher
+from ..models.transform import Matrix, Transform, TransformModel, scaling
+from .methods import MatchMethod, PairMatcher, check_method
 
 ImageInput = str | os.PathLike[str] | np.ndarray[Any, Any] | Tensor
 
@@ -226,12 +226,8 @@ def _georeference_prior(ref: LoadedImage, qry: LoadedImage) -> Matrix | None:
         height * ref.scale,
     )
     full = np.vstack((affine, [0.0, 0.0, 1.0]))
-    loaded: Matrix = _scaling(1 / qry.scale) @ full @ _scaling(ref.scale)
+    loaded: Matrix = scaling(1 / qry.scale) @ full @ scaling(ref.scale)
     return loaded
-
-
-def _scaling(factor: float) -> Matrix:
-    return np.diag([factor, factor, 1.0])
 
 
 def match(
@@ -277,8 +273,7 @@ def match(
         produced them and, when both inputs are georeferenced rasters, tie
         points in the reference CRS.
     """
-    if method not in METHODS:
-        raise InputError('method', f'must be one of {METHODS}, got {method!r}')
+    check_method(method)
     matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()
     ref = load_image(reference, max_size)
     qry = load_image(query, max_size)
@@ -287,7 +282,7 @@ def match(
         if prior.shape != (3, 3) or not np.isfinite(prior).all():
             raise InputError('prior', f'must be a finite 3x3 matrix, got {prior.shape}')
         loaded_prior: Matrix | None = (
-            _scaling(1 / qry.scale) @ prior @ _scaling(ref.scale)
+            scaling(1 / qry.scale) @ prior @ scaling(ref.scale)
         )
     else:
         loaded_prior = _georeference_prior(ref, qry)
@@ -310,8 +305,10 @@ def match(
         found.matches.query_xy.double() * qry.scale,
         found.matches.confidence,
     )
-    fitted = estimate_transform(
-        matches, transform_model, threshold=3.0 * max(qry.scale, 1.0)
+    fitted = (
+        None
+        if found.transform is None
+        else found.transform.rescaled(ref.scale, qry.scale)
     )
     tie_points, crs = _tie_points(matches, ref, qry)
     return MatchResult(matches, fitted, tie_points, crs, found.method)

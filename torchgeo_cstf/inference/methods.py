@@ -25,7 +25,7 @@ which the one leading to the most inliers is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -36,15 +36,13 @@ from ..io.radiometry import fit_bands
 from ..models.dense import DenseMatcher, Described, warp_image
 from ..models.matcher import CSTFMatcher, Matches, warp_points
 from ..models.search import search_rotation_scale
-from ..models.transform import Transform, TransformModel, estimate_transform
+from ..models.transform import Matrix, Transform, TransformModel, estimate_transform
 
 MatchMethod = Literal['cstf', 'dense', 'auto']
 #: the methods :class:`PairMatcher` knows
 METHODS: tuple[str, ...] = ('cstf', 'dense', 'auto')
 #: images are padded to a multiple of this for the CSTF matcher's strides
 CSTF_MULTIPLE = 32
-
-Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
 
 @dataclass(frozen=True)
@@ -70,9 +68,10 @@ class PairResult:
         return 0 if self.transform is None else self.transform.num_inliers
 
 
-def _empty() -> Matches:
-    empty = torch.zeros(0, 2, dtype=torch.float64)
-    return Matches(empty, empty.clone(), torch.zeros(0))
+def check_method(method: str) -> None:
+    """Raise :class:`InputError` unless ``method`` is one of :data:`METHODS`."""
+    if method not in METHODS:
+        raise InputError('method', f'must be one of {METHODS}, got {method!r}')
 
 
 def _padded(image: Tensor, bands: int) -> Tensor:
@@ -119,8 +118,7 @@ class PairMatcher:
 
     def __post_init__(self) -> None:
         """Check the settings."""
-        if self.method not in METHODS:
-            raise InputError('method', f'must be one of {METHODS}, got {self.method!r}')
+        check_method(self.method)
         if self.method != 'dense' and self.cstf is None:
             raise InputError('model', f'method {self.method!r} needs a CSTF matcher')
 
@@ -145,7 +143,10 @@ class PairMatcher:
             The best result over the priors tried.
         """
         reference, query = reference.float().cpu(), query.float().cpu()
-        described = self.dense.describe(reference[None])  # shared by the priors
+        # the dense description is shared by the priors (CSTF alone needs none)
+        described = (
+            None if self.method == 'cstf' else self.dense.describe(reference[None])
+        )
         if search:
             priors = [
                 c.matrix for c in search_rotation_scale(reference[None], query[None])
@@ -156,12 +157,17 @@ class PairMatcher:
         return max(results, key=lambda r: r.inliers)
 
     def _with_prior(
-        self, reference: Tensor, described: Described, query: Tensor, prior: Matrix
+        self,
+        reference: Tensor,
+        described: Described | None,
+        query: Tensor,
+        prior: Matrix,
     ) -> PairResult:
-        if self.method == 'dense':
-            return self._dense(described, query, prior)
         if self.method == 'cstf':
             return self._cstf(reference, query, prior)
+        assert described is not None  # described for every method but cstf
+        if self.method == 'dense':
+            return self._dense(described, query, prior)
         first = self._dense(described, query, prior)
         if first.inliers >= self.min_inliers:
             return first
@@ -219,7 +225,7 @@ class PairMatcher:
             found.query_xy, height, width
         )
         if not keep.any():
-            return PairResult(_empty(), None, 'cstf', prior)
+            return PairResult(Matches.empty(), None, 'cstf', prior)
         query_xy = warp_points(
             torch.from_numpy(prior)[None], found.query_xy[keep].double()[None]
         )[0]

@@ -189,9 +189,9 @@ class Described:
     """Images as the dense matcher sees them (:meth:`DenseMatcher.describe`).
 
     Attributes:
-        channels: (B, bins, H, W) oriented-gradient channels, 0 on nodata and
-            next to it.
-        usable: (B, 1, H, W) 1 on pixels holding data.
+        channels: (B, bins, H, W) oriented-gradient channels, 0 on nodata.
+        usable: (B, 1, H, W) 1 on pixels holding data (nodata: patches of
+            zeros at least 5×5 wide).
     """
 
     channels: Tensor
@@ -271,8 +271,8 @@ class DenseMatcher:
     def margin(self) -> int:
         """Pixels next to the image's edge that templates keep clear of.
 
-        Smoothing sees padding there: templates touching the edge were 1–2 px
-        off and biased the fit. (Keeping clear of nodata as well cost more
+        Smoothing sees padding there: templates touching the edge matched
+        off target and biased the fit. (Keeping clear of nodata as well cost more
         matches than it saved on rotated queries, whose corners are nodata.)
         """
         return math.ceil(3 * self.sigma) + 1
@@ -348,13 +348,8 @@ class DenseMatcher:
         t, r = self.template, self.radius
         half = t // 2
         centres = self._centres(ref_valid, qry_valid)
-        empty = Matches(
-            torch.zeros(0, 2, dtype=torch.float64),
-            torch.zeros(0, 2, dtype=torch.float64),
-            torch.zeros(0),
-        )
         if len(centres) == 0:
-            return empty
+            return Matches.empty()
         patches = gather_windows(ref_channels, centres - half, t)
         # flat templates (fields, water) match anything: keep the structured ones
         strength = (
@@ -363,7 +358,7 @@ class DenseMatcher:
         order = strength.argsort(descending=True)
         order = order[strength[order] > 0.25 * strength.max()][: self.max_templates]
         if len(order) == 0:
-            return empty
+            return Matches.empty()
         patches, centres = patches[order], centres[order]
         # coarse: both at half resolution, the whole radius
         small_t, small_r = half, max(r // 2, 2)
@@ -394,7 +389,7 @@ class DenseMatcher:
         )
         keep = coarse.distinct & fine.distinct & (fine.score >= self.min_ncc)
         if not keep.any():
-            return empty
+            return Matches.empty()
         ref_xy = centres.double()  # the template's centre, continuous coordinates
         in_aligned = ref_xy + start.double() + fine.shift
         query_xy = warp_points(prior[None], in_aligned[None])[0]

@@ -59,6 +59,15 @@ class Matches:
     query_xy: Tensor
     confidence: Tensor
 
+    @classmethod
+    def empty(cls) -> Matches:
+        """No matches (float64 positions, as the fitted ones are)."""
+        return cls(
+            torch.zeros(0, 2, dtype=torch.float64),
+            torch.zeros(0, 2, dtype=torch.float64),
+            torch.zeros(0),
+        )
+
     def __len__(self) -> int:
         """Number of matches."""
         return int(self.ref_xy.shape[0])

@@ -29,6 +29,7 @@ from torch import Tensor
 from ..errors import InputError
 from .dense import find_peaks, gather_windows, ncc_search, warp_image
 from .structure import oriented_gradients
+from .transform import scaling, translation
 
 #: scale factors (query pixels per reference pixel) tried by default: 0.5–2
 DEFAULT_SCALES: tuple[float, ...] = (0.5, 0.71, 1.0, 1.41, 2.0)
@@ -49,10 +50,6 @@ class Candidate:
     score: float
     rotation: float
     scale: float
-
-
-def _scaling(factor: float) -> np.ndarray[Any, np.dtype[np.float64]]:
-    return np.diag([factor, factor, 1.0])
 
 
 def _similarity(
@@ -101,7 +98,7 @@ def search_rotation_scale(
         rotations: angles tried, evenly over 360°.
         scales: scale factors tried.
         size: long side of the low-resolution copies searched.
-        top: candidates returned (of distinct angle or scale), best first.
+        top: candidates returned (each its own angle and scale), best first.
 
     Returns:
         Up to ``top`` candidates.
@@ -147,12 +144,8 @@ def search_rotation_scale(
     found: list[Candidate] = []
     for index in order:
         angle, scale = combos[index]
-        if any(c.rotation == angle and c.scale == scale for c in found):
-            continue
-        dx, dy = peaks.shift[index].tolist()
-        shift = np.array([[1.0, 0, dx], [0, 1, dy], [0, 0, 1]])
-        small = to_query[index] @ shift
-        matrix = _scaling(qry_factor) @ small @ _scaling(1 / ref_factor)
+        small = to_query[index] @ translation(*peaks.shift[index].tolist())
+        matrix = scaling(qry_factor) @ small @ scaling(1 / ref_factor)
         found.append(
             Candidate(matrix / matrix[2, 2], float(peaks.score[index]), angle, scale)
         )

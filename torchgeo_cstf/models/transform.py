@@ -12,6 +12,17 @@ from ..errors import InputError
 from .matcher import Matches
 
 TransformModel = Literal['affine', 'homography']
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def scaling(factor: float) -> Matrix:
+    """3×3 map multiplying pixel coordinates by ``factor``."""
+    return np.diag([factor, factor, 1.0])
+
+
+def translation(dx: float, dy: float) -> Matrix:
+    """3×3 map shifting pixel coordinates by ``(dx, dy)``."""
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,19 @@ class Transform:
     def num_inliers(self) -> int:
         """Number of inlier matches."""
         return int(self.inliers.sum())
+
+    def rescaled(self, ref_scale: float, query_scale: float) -> Transform:
+        """The same map between images resized by the given factors.
+
+        Args:
+            ref_scale: new reference pixels per old one.
+            query_scale: new query pixels per old one.
+
+        Returns:
+            The transform between the resized images (same inliers).
+        """
+        matrix = scaling(query_scale) @ self.matrix @ scaling(1 / ref_scale)
+        return Transform(matrix, self.inliers, self.model)
 
 
 def estimate_transform(
