@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mirrors import Repository, find_repository, write
 
 SOURCES: dict[str, dict[str, str]] = {
     'VolkovVl/Optical-SAR-dataset': {
@@ -73,63 +74,10 @@ STARAINJ_SETS = {
 }
 
 
-class Repository:
-    """Files of one repository, from a clone or from a bare git directory."""
-
-    def __init__(self, path: Path) -> None:
-        """Open the repository at ``path``."""
-        self.path = path
-        self.bare = not (path / '.git').exists() and (path / 'HEAD').exists()
-
-    @property
-    def commit(self) -> str:
-        """The commit read."""
-        return self._git('rev-parse', 'HEAD').decode().strip()
-
-    def _git(self, *args: str) -> bytes:
-        flag = ['--git-dir', str(self.path)] if self.bare else ['-C', str(self.path)]
-        return subprocess.run(
-            ['git', *flag, *args], check=True, capture_output=True
-        ).stdout
-
-    def list(self, folder: str) -> list[str]:
-        """Paths of the files under ``folder``, sorted."""
-        where = [folder.rstrip('/') + '/'] if folder else []
-        out = self._git('ls-tree', '-r', '--name-only', 'HEAD', *where)
-        return sorted(line for line in out.decode().splitlines() if line)
-
-    def read(self, name: str) -> bytes:
-        """The bytes of a file; refuses Git LFS pointers."""
-        data = self._git('show', f'HEAD:{name}')
-        if data.startswith(b'version https://git-lfs'):
-            raise SystemExit(f'{self.path}: {name} is a Git LFS pointer, not pixels')
-        return data
-
-
-def find_repository(mirrors: Path, name: str) -> Repository:
-    """The repository ``owner/name`` under ``mirrors``, in any usual layout."""
-    owner, repo = name.split('/')
-    for candidate in (
-        mirrors / f'{owner}+{repo}' / 'repo',
-        mirrors / f'{owner}+{repo}',
-        mirrors / owner / repo,
-        mirrors / repo,
-    ):
-        if (candidate / 'HEAD').exists() or (candidate / '.git').exists():
-            return Repository(candidate)
-    raise SystemExit(f'{name}: not found under {mirrors} (clone or fetch it first)')
-
-
 def hash_split(name: str) -> str:
     """Stable 80/10/10 split of a scene by its name."""
     bucket = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10
     return 'val' if bucket == 0 else 'test' if bucket == 1 else 'train'
-
-
-def write(path: Path, data: bytes) -> None:
-    """Write a file, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
 
 
 def grid_points(

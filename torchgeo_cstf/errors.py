@@ -123,6 +123,10 @@ class JobCancelledError(CSTFError):
     code = 'CANCELLED'
 
 
+class DomainWarning(UserWarning):
+    """Weights run on imagery unlike what they were trained on (see ``models.domain``)."""
+
+
 class OutputError(CSTFError, OSError):
     """An output could not be written (permissions, full disk, bad format)."""
 

@@ -108,6 +108,7 @@ def detect_chunk(
         'model_seconds': found.model_seconds,
         'nms_threshold': found.nms_threshold,
         'load_seconds': found.load_seconds,
+        'domain_warnings': list(found.domain_warnings),
     }
 
 
@@ -138,6 +139,7 @@ def merge_chunks(
                 float(chunk['model_seconds']),
                 float(chunk['nms_threshold']),
                 float(chunk['load_seconds']),
+                tuple(chunk.get('domain_warnings', ())),
             )
         )
     result = write_detection_outputs(job, job_id, merge_detections(parts))
@@ -162,6 +164,7 @@ def write_detection_outputs(
         'load_seconds': round(found.load_seconds, 3),
         'model': found.model_name,
         'model_version': found.model_version,
+        'domain_warnings': list(found.domain_warnings),
     }
     coregistration = work_dir(final, 'coreg')
     with staged(final) as directory:

@@ -18,6 +18,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.inference import detect_scene
+from torchgeo_cstf.io import write_geotiff
 from torchgeo_cstf.jobs import submit_detection
 
 from .conftest import PrivateRedis, Worker, job_client, write_scene
@@ -61,7 +62,17 @@ def test_fifty_jobs_on_two_workers_and_a_chunked_scene(
     chunked = submit_detection(
         big, output_dir=roots / 'out', client=client, tile=256, overlap=64
     )
-    manifests = _wait_all([*handles, chunked], timeout=240)
+    # not one of the package's renders: the synthetic weights' domain is left
+    untagged = roots / 'untagged.tif'
+    with rasterio.open(scenes[0]) as src:
+        write_geotiff(untagged, src.read(), crs=src.crs, transform=src.transform)
+    outside = submit_detection(
+        untagged, output_dir=roots / 'out', client=client, tile=256
+    )
+    *manifests, outside_manifest = _wait_all([*handles, chunked, outside], timeout=240)
+    (reason,) = outside_manifest['summary']['domain_warnings']
+    assert 'synthetic renders only' in reason
+    assert all(m['summary']['domain_warnings'] == [] for m in manifests)
 
     assert all(m['status'] == 'succeeded' for m in manifests), manifests
     workers = {m['worker'].split('@')[0] for m in manifests}
@@ -81,7 +92,7 @@ def test_fifty_jobs_on_two_workers_and_a_chunked_scene(
         rtol=1e-5,
     )
     assert sorted(p.name for p in (roots / 'out').iterdir()) == sorted(
-        m['job_id'] for m in manifests
+        m['job_id'] for m in [*manifests, outside_manifest]
     )  # no temporary or part files left
 
 

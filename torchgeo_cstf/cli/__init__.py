@@ -17,6 +17,7 @@ from .demo import add_demo_command
 from .dota import add_dota_commands
 from .inference import add_inference_commands
 from .jobs import add_job_commands
+from .models import add_models_command
 from .synth import add_synth_commands
 
 EXIT_USER_ERROR = 2
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     add_demo_command(commands)
     add_inference_commands(commands)
+    add_models_command(commands)
     add_job_commands(commands)
     add_synth_commands(commands)
     add_dota_commands(commands)

@@ -97,7 +97,8 @@ def add_inference_commands(commands: Any) -> None:
         '--model',
         default='cstf_detector_regnetx_002',
         help='registered detector, weights name or CSTFDetection .ckpt '
-        '(default cstf_detector_regnetx_002, trained on synthetic scenes)',
+        '(default cstf_detector_regnetx_002, trained on synthetic scenes; '
+        '`cstf models` lists the weights and the imagery each knows)',
     )
     detect.add_argument(
         '--out', required=True, help='output .gpkg (default format) or .geojson'

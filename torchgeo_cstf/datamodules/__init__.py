@@ -8,6 +8,7 @@ from .augmentation import (
     visible_share,
 )
 from .dota import DOTADataModule
+from .hit_uav import HITUAVDataModule
 from .hrsc2016 import HRSC2016DataModule
 from .pairs import CrossModalPairsDataModule, PairedRastersDataModule
 from .synthetic import SyntheticScenesDataModule
@@ -15,6 +16,7 @@ from .synthetic import SyntheticScenesDataModule
 __all__ = (
     'CrossModalPairsDataModule',
     'DOTADataModule',
+    'HITUAVDataModule',
     'HRSC2016DataModule',
     'PairedRastersDataModule',
     'RotatedBoxAugmentation',

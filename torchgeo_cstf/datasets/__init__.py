@@ -1,4 +1,4 @@
-"""Datasets: HRSC2016, DOTA, synthetic scenes, cross-modal and real image pairs."""
+"""Datasets: HRSC2016, DOTA, HIT-UAV, synthetic scenes, cross-modal and real image pairs."""
 
 from .dota import (
     DOTA,
@@ -9,12 +9,14 @@ from .dota import (
     split_dota,
     write_task1,
 )
+from .hit_uav import HITUAV
 from .hrsc2016 import HRSC2016
 from .pairs import MODALITIES, CrossModalPairs, PairedRasters
 from .synthetic_scenes import SyntheticScenes
 
 __all__ = (
     'DOTA',
+    'HITUAV',
     'HRSC2016',
     'MODALITIES',
     'CrossModalPairs',

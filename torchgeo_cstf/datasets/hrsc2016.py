@@ -66,6 +66,7 @@ from torchgeo.datasets import NonGeoDataset
 from ..errors import InputError, InputNotFoundError
 from ..ops.boxes import hrsc_mbox_to_cxcywhr
 from .plotting import DetectionPlotMixin
+from .xml_fields import xml_number
 
 #: ``Class_ID`` → (fine class, as MMRotate spells it; level-2 parent), in
 #: MMRotate's ``classwise=True`` order; see the module docstring for sources.
@@ -258,13 +259,13 @@ class HRSC2016(DetectionPlotMixin, NonGeoDataset):
         for obj in root.findall('HRSC_Objects/HRSC_Object'):
             mboxes.append(
                 [
-                    _number(obj, tag, path)
+                    xml_number(obj, tag, path)
                     for tag in ('mbox_cx', 'mbox_cy', 'mbox_w', 'mbox_h', 'mbox_ang')
                 ]
             )
             labels.append(self._label(obj, path))
-            difficult.append(_number(obj, 'difficult', path, default=0.0) != 0)
-            ids.append(int(_number(obj, 'Object_ID', path)))
+            difficult.append(xml_number(obj, 'difficult', path, default=0.0) != 0)
+            ids.append(int(xml_number(obj, 'Object_ID', path)))
         mbox = torch.tensor(mboxes, dtype=torch.float64).reshape(-1, 5)
         return {
             'bbox': hrsc_mbox_to_cxcywhr(mbox).float(),
@@ -276,7 +277,7 @@ class HRSC2016(DetectionPlotMixin, NonGeoDataset):
     def _label(self, obj: ET.Element, path: str) -> int:
         if self.level == 'ship':
             return 0
-        class_id = int(_number(obj, 'Class_ID', path))
+        class_id = int(xml_number(obj, 'Class_ID', path))
         if class_id not in self._label_of:
             raise InputError(
                 path,
@@ -284,18 +285,3 @@ class HRSC2016(DetectionPlotMixin, NonGeoDataset):
                 f'(100000001 … 100000033); use classes="ship" to ignore classes',
             )
         return self._label_of[class_id]
-
-
-def _number(
-    obj: ET.Element, tag: str, path: str, default: float | None = None
-) -> float:
-    """Read a numeric child element of an ``HRSC_Object``."""
-    text = obj.findtext(tag)
-    if text is None and default is not None:
-        return default
-    try:
-        return float(text or '')
-    except ValueError:
-        raise InputError(
-            path, f'an <HRSC_Object> has no numeric <{tag}> (got {text!r})'
-        ) from None

@@ -12,6 +12,7 @@ import torch
 from .. import __version__
 from ..errors import InputError, ModelNotFoundError
 from ..models.detector import CSTFDetector
+from ..models.domain import Domain
 from ..models.registry import WEIGHTS, get_model, get_weight, list_models, model_of
 from ..models.weights import load_checkpoint
 from .tiles import StretchTargets
@@ -45,6 +46,8 @@ class LoadedDetector:
         stretch: where scenes that are not uint8 put their 2nd and 98th
             percentiles: the weights' ``meta['stretch']`` (those of the
             training images), else 0 and 1.
+        domain: the imagery the weights were trained on (``meta['domain']``
+            of released weights; ``None`` for checkpoints and bare models).
     """
 
     model: CSTFDetector
@@ -53,6 +56,7 @@ class LoadedDetector:
     version: str
     score_threshold: float
     stretch: StretchTargets = field(default_factory=StretchTargets)
+    domain: Domain | None = None
 
 
 def _names(count: int, given: Any) -> list[str]:
@@ -156,4 +160,5 @@ def _from_member(name: str, member: Any) -> LoadedDetector:
         f'{__version__}+{member.name}',
         float(meta.get('score_threshold', built.score_threshold)),
         StretchTargets(**meta['stretch']) if 'stretch' in meta else StretchTargets(),
+        meta.get('domain'),
     )

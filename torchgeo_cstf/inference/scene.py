@@ -16,6 +16,7 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..io.raster import RasterInfo, read_raster_info, tile_windows
 from ..models.detector import CSTFDetector
+from ..models.domain import InputFacts, warn_domain
 from ..ops.boxes import canonicalize_cxcywhr, cxcywhr_to_xyxy
 from ..ops.nms import batched_rotated_nms
 from .detectors import LoadedDetector, resolve_detector
@@ -50,6 +51,9 @@ class SceneDetections:
         load_seconds: time spent building the detector and loading its
             weights (zero when given a loaded model); the rest of
             ``seconds`` is the pipeline: reading, normalising, merging.
+        domain_warnings: why the scene lies outside the weights' domain
+            (:func:`~torchgeo_cstf.models.domain.domain_mismatches`; empty when
+            it fits or the domain is unknown).
     """
 
     boxes: Tensor
@@ -66,6 +70,7 @@ class SceneDetections:
     model_seconds: float
     nms_threshold: float
     load_seconds: float
+    domain_warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         """Number of objects."""
@@ -263,6 +268,13 @@ def detect_tiles(
         loaded.stretch,
     )
     width, height = reader.info.width, reader.info.height
+    mismatches: list[str] = []
+    if loaded.domain is not None:
+        mismatches = warn_domain(
+            f'{loaded.name} {loaded.version}',
+            loaded.domain,
+            InputFacts.of_raster(raster),
+        )
     found: list[tuple[Tensor, Tensor, Tensor]] = []
     model_seconds = 0.0
     processed = 0
@@ -312,6 +324,7 @@ def detect_tiles(
         model_seconds,
         detector.nms_threshold if nms_threshold is None else nms_threshold,
         load_seconds,
+        tuple(mismatches),
     )
 
 
@@ -353,6 +366,9 @@ def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
         seconds=sum(p.seconds for p in parts),
         model_seconds=sum(p.model_seconds for p in parts),
         load_seconds=sum(p.load_seconds for p in parts),
+        domain_warnings=tuple(
+            dict.fromkeys(w for p in parts for w in p.domain_warnings)
+        ),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,12 @@ from ..errors import (
 )
 from .atomic import atomic_output
 from .coords import pixel_to_map
+
+#: the dataset tag that marks this package's synthetic renders (read by
+#: :mod:`torchgeo_cstf.models.domain`)
+IMAGERY_TAG = 'CSTF_IMAGERY'
+#: the tags :func:`write_geotiff` gets for a synthetic render
+SYNTHETIC_TAGS = {IMAGERY_TAG: 'synthetic'}
 
 #: Data types every reader of the package can normalise to float.
 SUPPORTED_DTYPES: tuple[str, ...] = (
@@ -298,6 +304,7 @@ def write_geotiff(
     nodata: float | None = None,
     band_names: Sequence[str] | None = None,
     compress: str = 'deflate',
+    tags: Mapping[str, str] | None = None,
 ) -> None:
     """Write a (C, H, W) array as a tiled, compressed GeoTIFF, atomically.
 
@@ -310,6 +317,7 @@ def write_geotiff(
         nodata: nodata value to record.
         band_names: optional band descriptions, one per band.
         compress: GDAL compression (``deflate``, ``lzw``, ``zstd``, ``none``).
+        tags: dataset metadata items (GDAL's default domain).
 
     Raises:
         InputError: when ``array`` is not 2-D or 3-D or its dtype is unsupported,
@@ -345,6 +353,8 @@ def write_geotiff(
         try:
             with rasterio.open(tmp, 'w', **profile) as dst:
                 dst.write(data)
+                if tags:
+                    dst.update_tags(**tags)
                 if band_names is not None:
                     for index, name in enumerate(band_names, start=1):
                         dst.set_band_description(index, name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torchvision.models._api import Weights, WeightsEnum
 
+from .domain import Domain
 from .registry import register_weights
 
 
@@ -41,7 +42,14 @@ class CSTFDetectorRegNetX002_Weights(WeightsEnum):  # type: ignore[misc]
         meta={
             'sha256': '9172c60bcb2a8219f2bec196090c0af31b09e244106f318a46bad27552d58aa1',
             'config': 'configs/demo_detector_finetune.yaml',
-            'domain': 'synthetic optical uint8 scenes only',
+            'domain': Domain(
+                imagery='synthetic',
+                sensor='optical RGB',
+                platform='simulated aerial/satellite scenes',
+                bands=3,
+                dtype='uint8',
+                gsd=(0.5, 0.5),
+            ),
             'model_kwargs': {'in_channels': 3, 'num_classes': 3, 'channels': 96},
             'classes': ['ship', 'plane', 'vehicle'],
             # the runs that made the file: stage 1, 1425 steps in 60 min on 2

@@ -90,7 +90,11 @@ class CSTFDetection(BaseTask):
             once; only when asked for).
         weights: start the whole detector from these weights (fine-tuning): a
             weights name such as ``CSTFDetectorRegNetX002_Weights.SYNTHETIC``,
-            a Lightning checkpoint or a state dict; they must fit the model.
+            a Lightning checkpoint or a state dict; they must fit the model
+            but for ``fresh``.
+        fresh: key prefixes of parameters the weights may lack or shape
+            otherwise, which keep their fresh initialisation (``head.cls.``
+            when fine-tuning to other classes).
         temporal: fuse the batch's ``reference`` images (temporal fusion).
         class_names: class names, for per-class AP logging.
         score_threshold: minimum score of a detection.
@@ -116,6 +120,7 @@ class CSTFDetection(BaseTask):
         channels: int = 128,
         pretrained: bool = False,
         weights: str | None = None,
+        fresh: Sequence[str] = (),
         temporal: bool = False,
         class_names: Sequence[str] | None = None,
         score_threshold: float = 0.05,
@@ -143,7 +148,7 @@ class CSTFDetection(BaseTask):
             pretrained=self.hparams['pretrained'],
         )
         if self.weights:
-            load_into(self.model, self.weights)
+            load_into(self.model, self.weights, fresh=tuple(self.hparams['fresh']))
 
     def configure_metrics(self) -> None:
         """VOC07 and area mAP for validation and test."""

@@ -14,7 +14,7 @@ from affine import Affine
 
 from ...errors import InputError
 from ...io.coords import parse_crs
-from ...io.raster import write_geotiff
+from ...io.raster import SYNTHETIC_TAGS, write_geotiff
 from ...ops.boxes import canonicalize_cxcywhr, poly_to_cxcywhr
 from .render import BAND_NAMES, Frame, Modality, quantize, render, select_bands
 from .truth import ObjectTruth, PairTruth, SceneTruth
@@ -319,6 +319,7 @@ def generate_scene(
         transform=truth.affine,
         nodata=truth.nodata,
         band_names=truth.bands,
+        tags=SYNTHETIC_TAGS,
     )
     if truth_path is not None:
         truth.save(truth_path)
@@ -568,6 +569,7 @@ def generate_pair(
             transform=scene.affine,
             nodata=scene.nodata,
             band_names=scene.bands,
+            tags=SYNTHETIC_TAGS,
         )
     if truth_path is not None:
         truth.save(truth_path)

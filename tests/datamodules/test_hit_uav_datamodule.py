@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+import torch
+from torchgeo.main import main
+
+from torchgeo_cstf.datamodules import HITUAVDataModule
+from torchgeo_cstf.errors import InputError
+from torchgeo_cstf.tasks import CSTFDetection
+
+ROOT = Path(__file__).parents[1] / 'data' / 'hit_uav' / 'rotate_xml'
+CONFIG = Path(__file__).parents[1] / 'conf' / 'hit_uav_cstf.yaml'
+
+
+def test_training_drops_difficult_boxes_evaluation_keeps_them() -> None:
+    datamodule = HITUAVDataModule(root=ROOT, batch_size=2, patch_size=(96, 128))
+    datamodule.setup('fit')
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch['image'].shape == (2, 3, 96, 128)
+    # the three bands are the thermal band repeated
+    assert torch.equal(batch['image'][:, 0], batch['image'][:, 2])
+    # the 64x48 fake images are scaled by 2: the second one kept no box (a
+    # difficult bicycle and a DontCare region)
+    assert [len(b) for b in batch['bbox']] == [2, 0]
+    assert batch['bbox'][0][0, :2].tolist() == pytest.approx([41.0, 30.5])
+    assert not any(d.any() for d in batch['difficult'])
+    val = next(iter(datamodule.val_dataloader()))
+    assert [len(b) for b in val['bbox']] == [0]
+    datamodule.setup('test')
+    test = next(iter(datamodule.test_dataloader()))
+    assert [len(b) for b in test['bbox']] == [1, 2]
+    one_band = HITUAVDataModule(root=ROOT, bands=1, patch_size=(48, 64))
+    one_band.setup('fit')
+    assert one_band.train_dataset is not None
+    assert one_band.train_dataset[1]['image'].shape == (1, 48, 64)
+    with pytest.raises(InputError, match='bands'):
+        HITUAVDataModule(root=ROOT, bands=2)
+
+
+def test_fine_tunes_the_synthetic_weights_to_four_classes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(Path(__file__).parents[2])
+    monkeypatch.setattr('sys.argv', ['torchgeo'])
+    main(
+        [
+            'fit',
+            '--config',
+            str(CONFIG),
+            '--trainer.accelerator',
+            'cpu',
+            '--trainer.fast_dev_run',
+            '1',
+            '--trainer.default_root_dir',
+            str(tmp_path),
+        ]
+    )
+    # without `fresh` the synthetic weights' 3-class logits do not fit 4 classes
+    with pytest.raises(InputError, match='do not fit'):
+        CSTFDetection(
+            backbone='regnetx_002',
+            num_classes=4,
+            channels=96,
+            weights='CSTFDetectorRegNetX002_Weights.SYNTHETIC',
+        )

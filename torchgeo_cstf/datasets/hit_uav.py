@@ -1,0 +1,226 @@
+"""HIT-UAV: real high-altitude thermal UAV images with oriented boxes.
+
+HIT-UAV (Suo et al., Scientific Data 2023; CC BY 4.0) has 2,898 infrared
+thermal images (640×512, 8-bit, one band) taken by a UAV from 60–130 m over
+schools, parking lots, roads and playgrounds, by day and night, the camera
+30–90° off the horizon. Objects
+are Person, Car, Bicycle and OtherVehicle; ``DontCare`` marks regions the
+annotators could not label. This loader reads the dataset's ``rotate_xml``
+folder as it is published (roLabelImg XML)::
+
+    root/
+    ├── ImageSets/Main/{train,val,test,trainval}.txt   one image id per line
+    ├── JPEGImages/<id>.jpg
+    └── Annotations/<id>.xml
+
+An object is ``<object><name>Car</name><difficult>0</difficult><robndbox>
+<cx/><cy/><w/><h/><angle/></robndbox></object>``, the angle in radians and the
+corners ``c ± (w/2)(cos a, sin a) ± (h/2)(−sin a, cos a)`` (checked against the
+images: the angle turns clockwise on screen), the convention of HRSC2016's
+``mbox_*``; it is converted by :func:`~torchgeo_cstf.ops.boxes.hrsc_mbox_to_cxcywhr`.
+The image id encodes the acquisition (the dataset's JSON files spell it out):
+``<scenario>_<altitude m>_<perspective °>_<weather>_<frame>``, scenario 0 day
+or 1 night, weather 0 sunny or 1 rainy (``1_60_90_0_04277``: night, 60 m,
+nadir, sunny).
+
+``DontCare`` regions (148 of them) follow the VOC rule for "difficult"
+objects: with ``dont_care='difficult'`` (default) each becomes one difficult
+box per class, so a detection of any class there is neither a true nor a false
+positive in evaluation; ``dont_care='drop'`` leaves them out. Objects with
+``<difficult>1</difficult>`` (108) keep their class and are difficult.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torchgeo.datasets import NonGeoDataset
+
+from ..errors import InputError, InputNotFoundError
+from ..ops.boxes import hrsc_mbox_to_cxcywhr
+from .plotting import DetectionPlotMixin
+from .xml_fields import xml_number
+
+#: the object classes, in label order
+CLASSES = ('Person', 'Car', 'Bicycle', 'OtherVehicle')
+#: the name of the regions annotators could not label
+DONT_CARE = 'DontCare'
+
+_DOWNLOAD_HINT = (
+    'clone https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset (or run '
+    'benchmarks/prepare_real_detection.py) and pass its rotate_xml folder, which '
+    'holds ImageSets/Main/<split>.txt, JPEGImages/<id>.jpg and Annotations/<id>.xml'
+)
+
+
+class HITUAV(DetectionPlotMixin, NonGeoDataset):
+    """HIT-UAV thermal detection dataset with oriented boxes.
+
+    Samples are dicts with
+
+    - ``image``: float32 (1, H, W), thermal digital numbers 0–255;
+    - ``bbox``: float32 (N, 5) canonical CXCYWHR boxes (pixels, degrees CCW);
+    - ``label``: int64 (N,), indices into :attr:`classes`;
+    - ``difficult``: bool (N,) (``DontCare`` regions and difficult objects);
+    - ``id``: int64 (N,), the object's position in its annotation file.
+
+    Images without objects give (0, 5) boxes. See the module docstring for the
+    layout under ``root``.
+
+    Attributes:
+        classes: the class names; label *i* is ``classes[i]``.
+        ids: image ids of the split, in file order.
+
+    Args:
+        root: the ``rotate_xml`` folder.
+        split: ``'train'``, ``'val'``, ``'trainval'`` or ``'test'`` (the
+            official split).
+        dont_care: ``'difficult'`` or ``'drop'`` (see the module docstring).
+        transforms: function applied to each sample dict.
+
+    Raises:
+        InputError: unknown ``split`` or ``dont_care``.
+        InputNotFoundError: ``root``, the split's list, or a listed image or
+            annotation is missing.
+    """
+
+    splits: ClassVar[tuple[str, ...]] = ('train', 'val', 'trainval', 'test')
+    all_bands = ('thermal',)
+    rgb_bands = ('thermal',)
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = 'data',
+        split: str = 'train',
+        dont_care: str = 'difficult',
+        transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
+    ) -> None:
+        """Initialise the dataset; see the class docstring."""
+        if split not in self.splits:
+            raise InputError('split', f'must be one of {self.splits}, got {split!r}')
+        if dont_care not in ('difficult', 'drop'):
+            raise InputError(
+                'dont_care', f"must be 'difficult' or 'drop', got {dont_care!r}"
+            )
+        self.root = os.fspath(root)
+        self.classes = CLASSES
+        self.split = split
+        self.dont_care = dont_care
+        self.transforms = transforms
+        self.ids = self._read_ids()
+
+    def _image_path(self, image_id: str) -> str:
+        return os.path.join(self.root, 'JPEGImages', f'{image_id}.jpg')
+
+    def _annotation_path(self, image_id: str) -> str:
+        return os.path.join(self.root, 'Annotations', f'{image_id}.xml')
+
+    def _read_ids(self) -> list[str]:
+        if not os.path.isdir(self.root):
+            raise InputNotFoundError(
+                self.root, f'HIT-UAV root directory not found; {_DOWNLOAD_HINT}'
+            )
+        listing = os.path.join(self.root, 'ImageSets', 'Main', f'{self.split}.txt')
+        if not os.path.isfile(listing):
+            raise InputNotFoundError(listing, f'split list not found; {_DOWNLOAD_HINT}')
+        with open(listing, encoding='utf-8') as file:
+            ids = [line.strip() for line in file if line.strip()]
+        missing = [
+            path
+            for image_id in ids
+            for path in (self._image_path(image_id), self._annotation_path(image_id))
+            if not os.path.isfile(path)
+        ]
+        if missing:
+            raise InputNotFoundError(
+                missing[0],
+                f'not found ({len(missing)} of the images and annotations listed in '
+                f'{listing} are missing); {_DOWNLOAD_HINT}',
+            )
+        return ids
+
+    def __len__(self) -> int:
+        """Number of images in the split.
+
+        Returns:
+            The length of the dataset.
+        """
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        """Load one image and its objects.
+
+        Args:
+            index: position in :attr:`ids`.
+
+        Returns:
+            The sample (see the class docstring), after ``transforms``.
+
+        Raises:
+            InputError: the annotation is malformed or names an unknown class.
+        """
+        image_id = self.ids[index]
+        with Image.open(self._image_path(image_id)) as image:
+            pixels = np.array(image.convert('L'))
+        sample = {
+            'image': torch.from_numpy(pixels)[None].float(),
+            **self._load_target(self._annotation_path(image_id)),
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def _load_target(self, path: str) -> dict[str, Tensor]:
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as error:
+            raise InputError(path, f'is not valid XML ({error})') from error
+        if root.tag != 'annotation':
+            raise InputError(
+                path, f'has root element <{root.tag}>, expected <annotation>'
+            )
+        boxes: list[list[float]] = []
+        labels: list[int] = []
+        difficult: list[bool] = []
+        ids: list[int] = []
+        for position, obj in enumerate(root.findall('object')):
+            name = (obj.findtext('name') or '').strip()
+            box = obj.find('robndbox')
+            if box is None:
+                raise InputError(path, f'object {position} ({name}) has no <robndbox>')
+            mbox = [
+                xml_number(box, tag, path) for tag in ('cx', 'cy', 'w', 'h', 'angle')
+            ]
+            if name == DONT_CARE:
+                if self.dont_care == 'drop':
+                    continue
+                for label in range(len(self.classes)):
+                    boxes.append(mbox)
+                    labels.append(label)
+                    difficult.append(True)
+                    ids.append(position)
+                continue
+            if name not in self.classes:
+                raise InputError(
+                    path,
+                    f'object {position} has class {name!r}, not one of '
+                    f'{(*self.classes, DONT_CARE)}',
+                )
+            boxes.append(mbox)
+            labels.append(self.classes.index(name))
+            difficult.append(xml_number(obj, 'difficult', path, default=0.0) != 0)
+            ids.append(position)
+        mboxes = torch.tensor(boxes, dtype=torch.float64).reshape(-1, 5)
+        return {
+            'bbox': hrsc_mbox_to_cxcywhr(mboxes).float(),
+            'label': torch.tensor(labels, dtype=torch.int64),
+            'difficult': torch.tensor(difficult, dtype=torch.bool),
+            'id': torch.tensor(ids, dtype=torch.int64),
+        }
