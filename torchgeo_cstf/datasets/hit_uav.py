@@ -37,14 +37,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import ClassVar
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
-from torchgeo.datasets import NonGeoDataset
 
-from ..errors import InputError, InputNotFoundError
+from ..errors import InputError
 from ..ops.boxes import hrsc_mbox_to_cxcywhr
+from .listed import ListedImages
 from .plotting import DetectionPlotMixin
 from .xml_fields import xml_number
 
@@ -60,7 +58,7 @@ _DOWNLOAD_HINT = (
 )
 
 
-class HITUAV(DetectionPlotMixin, NonGeoDataset):
+class HITUAV(DetectionPlotMixin, ListedImages):
     """HIT-UAV thermal detection dataset with oriented boxes.
 
     Samples are dicts with
@@ -94,6 +92,9 @@ class HITUAV(DetectionPlotMixin, NonGeoDataset):
     splits: ClassVar[tuple[str, ...]] = ('train', 'val', 'trainval', 'test')
     all_bands = ('thermal',)
     rgb_bands = ('thermal',)
+    title = 'HIT-UAV'
+    hint = _DOWNLOAD_HINT
+    pil_mode = 'L'
 
     def __init__(
         self,
@@ -109,73 +110,19 @@ class HITUAV(DetectionPlotMixin, NonGeoDataset):
             raise InputError(
                 'dont_care', f"must be 'difficult' or 'drop', got {dont_care!r}"
             )
-        self.root = os.fspath(root)
         self.classes = CLASSES
         self.split = split
         self.dont_care = dont_care
-        self.transforms = transforms
-        self.ids = self._read_ids()
+        super().__init__(root, transforms)
+
+    def _listing(self) -> str:
+        return os.path.join(self.root, 'ImageSets', 'Main', f'{self.split}.txt')
 
     def _image_path(self, image_id: str) -> str:
         return os.path.join(self.root, 'JPEGImages', f'{image_id}.jpg')
 
     def _annotation_path(self, image_id: str) -> str:
         return os.path.join(self.root, 'Annotations', f'{image_id}.xml')
-
-    def _read_ids(self) -> list[str]:
-        if not os.path.isdir(self.root):
-            raise InputNotFoundError(
-                self.root, f'HIT-UAV root directory not found; {_DOWNLOAD_HINT}'
-            )
-        listing = os.path.join(self.root, 'ImageSets', 'Main', f'{self.split}.txt')
-        if not os.path.isfile(listing):
-            raise InputNotFoundError(listing, f'split list not found; {_DOWNLOAD_HINT}')
-        with open(listing, encoding='utf-8') as file:
-            ids = [line.strip() for line in file if line.strip()]
-        missing = [
-            path
-            for image_id in ids
-            for path in (self._image_path(image_id), self._annotation_path(image_id))
-            if not os.path.isfile(path)
-        ]
-        if missing:
-            raise InputNotFoundError(
-                missing[0],
-                f'not found ({len(missing)} of the images and annotations listed in '
-                f'{listing} are missing); {_DOWNLOAD_HINT}',
-            )
-        return ids
-
-    def __len__(self) -> int:
-        """Number of images in the split.
-
-        Returns:
-            The length of the dataset.
-        """
-        return len(self.ids)
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        """Load one image and its objects.
-
-        Args:
-            index: position in :attr:`ids`.
-
-        Returns:
-            The sample (see the class docstring), after ``transforms``.
-
-        Raises:
-            InputError: the annotation is malformed or names an unknown class.
-        """
-        image_id = self.ids[index]
-        with Image.open(self._image_path(image_id)) as image:
-            pixels = np.array(image.convert('L'))
-        sample = {
-            'image': torch.from_numpy(pixels)[None].float(),
-            **self._load_target(self._annotation_path(image_id)),
-        }
-        if self.transforms is not None:
-            sample = self.transforms(sample)
-        return sample
 
     def _load_target(self, path: str) -> dict[str, Tensor]:
         try:

@@ -57,14 +57,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import ClassVar
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
-from torchgeo.datasets import NonGeoDataset
 
-from ..errors import InputError, InputNotFoundError
+from ..errors import InputError
 from ..ops.boxes import hrsc_mbox_to_cxcywhr
+from .listed import ListedImages
 from .plotting import DetectionPlotMixin
 from .xml_fields import xml_number
 
@@ -112,7 +110,7 @@ _DOWNLOAD_HINT = (
 )
 
 
-class HRSC2016(DetectionPlotMixin, NonGeoDataset):
+class HRSC2016(DetectionPlotMixin, ListedImages):
     """HRSC2016 ship detection dataset with oriented boxes.
 
     Samples are dicts with
@@ -151,6 +149,8 @@ class HRSC2016(DetectionPlotMixin, NonGeoDataset):
     }
     rgb_bands = ('red', 'green', 'blue')
     all_bands = rgb_bands
+    title = 'HRSC2016'
+    hint = _DOWNLOAD_HINT
 
     def __init__(
         self,
@@ -166,13 +166,11 @@ class HRSC2016(DetectionPlotMixin, NonGeoDataset):
             raise InputError(
                 'classes', f'must be one of {tuple(self.levels)}, got {classes!r}'
             )
-        self.root = os.fspath(root)
         self.split = split
         self.level = classes
         self.classes = self.levels[classes]
-        self.transforms = transforms
         self._label_of = self._labels_by_class_id(classes)
-        self.ids = self._read_ids()
+        super().__init__(root, transforms)
 
     @staticmethod
     def _labels_by_class_id(level: str) -> dict[int, int]:
@@ -182,66 +180,14 @@ class HRSC2016(DetectionPlotMixin, NonGeoDataset):
         column = 0 if level == 'L3' else 1
         return {cid: names.index(pair[column]) for cid, pair in CLASS_IDS.items()}
 
+    def _listing(self) -> str:
+        return os.path.join(self.root, 'ImageSets', f'{self.split}.txt')
+
     def _image_path(self, image_id: str) -> str:
         return os.path.join(self.root, 'FullDataSet', 'AllImages', f'{image_id}.bmp')
 
     def _annotation_path(self, image_id: str) -> str:
         return os.path.join(self.root, 'FullDataSet', 'Annotations', f'{image_id}.xml')
-
-    def _read_ids(self) -> list[str]:
-        if not os.path.isdir(self.root):
-            raise InputNotFoundError(
-                self.root, f'HRSC2016 root directory not found; {_DOWNLOAD_HINT}'
-            )
-        listing = os.path.join(self.root, 'ImageSets', f'{self.split}.txt')
-        if not os.path.isfile(listing):
-            raise InputNotFoundError(listing, f'split list not found; {_DOWNLOAD_HINT}')
-        with open(listing, encoding='utf-8') as file:
-            ids = [line.strip() for line in file if line.strip()]
-        missing = [
-            path
-            for image_id in ids
-            for path in (self._image_path(image_id), self._annotation_path(image_id))
-            if not os.path.isfile(path)
-        ]
-        if missing:
-            raise InputNotFoundError(
-                missing[0],
-                f'not found ({len(missing)} of the images and annotations listed in '
-                f'{listing} are missing); {_DOWNLOAD_HINT}',
-            )
-        return ids
-
-    def __len__(self) -> int:
-        """Number of images in the split.
-
-        Returns:
-            The length of the dataset.
-        """
-        return len(self.ids)
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        """Load one image and its objects.
-
-        Args:
-            index: position in :attr:`ids`.
-
-        Returns:
-            The sample (see the class docstring), after ``transforms``.
-
-        Raises:
-            InputError: the annotation is malformed.
-        """
-        image_id = self.ids[index]
-        with Image.open(self._image_path(image_id)) as image:
-            pixels = np.array(image.convert('RGB'))
-        sample = {
-            'image': torch.from_numpy(pixels).permute(2, 0, 1).float(),
-            **self._load_target(self._annotation_path(image_id)),
-        }
-        if self.transforms is not None:
-            sample = self.transforms(sample)
-        return sample
 
     def _load_target(self, path: str) -> dict[str, Tensor]:
         try:
