@@ -146,3 +146,19 @@ def test_cli_models_lists_weights_and_domains(
     assert 'CSTFDetectorRegNetX002_Weights.SYNTHETIC  [default]' in out
     assert 'domain:  synthetic optical RGB' in out
     assert 'cstf_detector_resnet50 (detector)\n  no released weights' in out
+
+
+def test_hit_uav_weights_warn_on_rgb_only(tmp_path: Path) -> None:
+    loaded = resolve_detector('CSTFDetectorRegNetX002_Weights.HIT_UAV')
+    assert loaded.class_names == ['Person', 'Car', 'Bicycle', 'OtherVehicle']
+    assert loaded.version.endswith('+HIT_UAV')
+    assert loaded.domain is not None and loaded.domain.bands == 1
+    thermal = _raster(tmp_path / 'thermal.tif', 1, 'uint8', 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', DomainWarning)
+        found = detect_scene(thermal, loaded, tile=64, overlap=16)
+    assert found.domain_warnings == ()
+    rgb = _raster(tmp_path / 'rgb.tif', 3, 'uint8', 0.1)
+    with pytest.warns(DomainWarning, match=r'3 band\(s\); the weights were trained'):
+        found = detect_scene(rgb, loaded, tile=64, overlap=16)
+    assert len(found.domain_warnings) == 1

@@ -3,6 +3,7 @@
 from .cstf import FUSIONS, CSTFBlock
 from .dense import DenseMatcher
 from .detector import CSTFDetector
+from .domain import Domain, InputFacts, domain_mismatches
 from .keypoints import DoGKeypoints
 from .losses import kld_loss, probiou, probiou_loss
 from .matcher import CSTFMatcher, Matches
@@ -23,8 +24,11 @@ __all__ = (
     'Candidate',
     'DenseMatcher',
     'DoGKeypoints',
+    'Domain',
+    'InputFacts',
     'Matches',
     'Transform',
+    'domain_mismatches',
     'estimate_transform',
     'export_weights',
     'get_model',
