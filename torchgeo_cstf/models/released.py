@@ -70,7 +70,6 @@ class CSTFDetectorRegNetX002_Weights(WeightsEnum):  # type: ignore[misc]
         },
     )
 
-
     HIT_UAV = Weights(
         url='package:models/released/cstf_detector_regnetx_002_hit_uav.pth',
         transforms=ScaleTo01(255.0),
