@@ -53,7 +53,7 @@ from torchgeo_cstf.datasets.synthetic.plot import display_image, draw_boxes
 from torchgeo_cstf.inference import resolve_detector
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision
 from torchgeo_cstf.models import CSTFDetector
-from torchgeo_cstf.ops import canonicalize_cxcywhr, cxcywhr_to_xyxy
+from torchgeo_cstf.ops import cxcywhr_to_xyxy, xyxy_to_cxcywhr
 from torchgeo_cstf.tasks.schedule import warmup_cosine_factor
 
 FUSIONS = ('concat', 'sum', 'ca', 'sca', 'none')
@@ -136,20 +136,9 @@ def frcnn_predict(model: nn.Module, images: Tensor) -> Detections:
     """Faster R-CNN's boxes as rotated boxes with angle 0, labels back to 0-based."""
     found = []
     for out in model(list(images)):
-        xyxy = out['boxes'].double()
-        boxes = torch.stack(
-            (
-                (xyxy[:, 0] + xyxy[:, 2]) / 2,
-                (xyxy[:, 1] + xyxy[:, 3]) / 2,
-                xyxy[:, 2] - xyxy[:, 0],
-                xyxy[:, 3] - xyxy[:, 1],
-                torch.zeros(len(xyxy), dtype=torch.float64),
-            ),
-            1,
-        )
         found.append(
             {
-                'boxes': canonicalize_cxcywhr(boxes.reshape(-1, 5)),
+                'boxes': xyxy_to_cxcywhr(out['boxes'].double()),
                 'scores': out['scores'],
                 'labels': out['labels'] - 1,
             }

@@ -13,6 +13,7 @@ and writes::
                                  (36 HRSID SAR tiles; boxes = minimum-area
                                  rectangles of the ship-mask components, class ship)
     OUT/sources.json             each source, its commit, licence and file count
+                                 (HIT-UAV: objects per class, DontCare and difficult)
 
 HIT-UAV keeps its official train/val/test split. The transfer sets are never
 trained on. Nothing here is committed; see docs/datasets/real_detection.md for
@@ -27,6 +28,8 @@ import argparse
 import io
 import json
 import subprocess
+import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -81,6 +84,16 @@ DOTA8_CLASSES = (
 )
 #: mask components smaller than this (pixels) are speckle, not ships
 MIN_SHIP_PIXELS = 12
+
+
+def hit_uav_objects(folder: Path) -> dict[str, int]:
+    """Objects per class of the HIT-UAV annotations, and the difficult ones."""
+    counts: Counter[str] = Counter()
+    for path in sorted((folder / 'Annotations').glob('*.xml')):
+        for obj in ET.parse(path).getroot().iter('object'):
+            counts[obj.findtext('name') or '?'] += 1
+            counts['difficult'] += obj.findtext('difficult') == '1'
+    return dict(sorted(counts.items()))
 
 
 def dota_line(corners: np.ndarray, name: str) -> str:
@@ -174,7 +187,12 @@ def main() -> None:
     repo = find_repository(args.mirrors, HIT_UAV)
     print(f'{HIT_UAV} @ {repo.commit[:12]}')
     count = repo.extract('rotate_xml', args.out / 'hit_uav' / 'rotate_xml')
-    record[HIT_UAV] = {**SOURCES[HIT_UAV], 'commit': repo.commit, 'files': count}
+    record[HIT_UAV] = {
+        **SOURCES[HIT_UAV],
+        'commit': repo.commit,
+        'files': count,
+        'objects': hit_uav_objects(args.out / 'hit_uav' / 'rotate_xml'),
+    }
     print(f'{"hit_uav/rotate_xml":>32} {count} files')
     for name, step in (
         (DOTA8, prepare_dota8),

@@ -71,7 +71,12 @@ from torchgeo_cstf.io import write_geotiff
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision
 from torchgeo_cstf.metrics.ap import match_detections
 from torchgeo_cstf.metrics.dota import read_dota_labels
-from torchgeo_cstf.ops import batched_rotated_nms, cxcywhr_to_xyxy, poly_to_cxcywhr
+from torchgeo_cstf.ops import (
+    batched_rotated_nms,
+    cxcywhr_to_xyxy,
+    poly_to_cxcywhr,
+    xyxy_to_cxcywhr,
+)
 
 Detections = list[dict[str, Tensor]]
 Predict = Callable[[Tensor], Detections]
@@ -104,18 +109,8 @@ def finite(value: Any) -> Any:
 
 
 def horizontal(boxes: Tensor) -> Tensor:
-    """Enclosing horizontal rectangles of CXCYWHR boxes, as CXCYWHR (angle 0)."""
-    xyxy = cxcywhr_to_xyxy(boxes.double())
-    return torch.stack(
-        (
-            (xyxy[:, 0] + xyxy[:, 2]) / 2,
-            (xyxy[:, 1] + xyxy[:, 3]) / 2,
-            xyxy[:, 2] - xyxy[:, 0],
-            xyxy[:, 3] - xyxy[:, 1],
-            torch.zeros(len(xyxy), dtype=torch.float64),
-        ),
-        1,
-    ).reshape(-1, 5)
+    """Enclosing horizontal rectangles of CXCYWHR boxes, as CXCYWHR."""
+    return xyxy_to_cxcywhr(cxcywhr_to_xyxy(boxes.double()))
 
 
 def metrics() -> dict[str, OrientedMeanAveragePrecision]:
@@ -194,7 +189,6 @@ def tune_on_val(val: HITUAV, loaded: LoadedDetector) -> dict[str, Any]:
     lower-scoring ones, so raising the score threshold only drops detections.
     """
     model = loaded.model
-    chosen = model.nms_threshold
     model.nms_threshold = 1.0  # keep every candidate: suppression comes below
     raw = []
     for index in range(len(val)):

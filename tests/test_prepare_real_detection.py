@@ -49,6 +49,16 @@ def test_hit_uav_is_copied_as_published(prepared: Path) -> None:
     assert (
         sources['suojiashun/HIT-UAV-Infrared-Thermal-Dataset']['files'] == 14
     )  # 5 images, 5 annotations, 4 lists
+    # the fake folder: 2 cars, 2 persons, a bicycle (difficult), an other
+    # vehicle and a DontCare region
+    assert sources['suojiashun/HIT-UAV-Infrared-Thermal-Dataset']['objects'] == {
+        'Bicycle': 1,
+        'Car': 2,
+        'DontCare': 1,
+        'OtherVehicle': 1,
+        'Person': 2,
+        'difficult': 1,
+    }
     assert (
         'CC BY 4.0' in sources['suojiashun/HIT-UAV-Infrared-Thermal-Dataset']['licence']
     )

@@ -10,7 +10,7 @@ from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.errors import DomainWarning
 from torchgeo_cstf.inference import detect_scene, resolve_detector
 from torchgeo_cstf.inference.detectors import LoadedDetector
-from torchgeo_cstf.io import write_geotiff
+from torchgeo_cstf.io import read_raster_info, write_geotiff
 from torchgeo_cstf.models import CSTFDetector
 from torchgeo_cstf.models.domain import (
     Domain,
@@ -83,14 +83,16 @@ def test_rules_for_synthetic_weights() -> None:
 
 
 def test_facts_from_raster_headers(tmp_path: Path) -> None:
-    facts = InputFacts.of_raster(_raster(tmp_path / 'a.tif', 1, 'uint16', 0.3))
+    facts = InputFacts.of_raster(
+        read_raster_info(_raster(tmp_path / 'a.tif', 1, 'uint16', 0.3))
+    )
     assert (facts.bands, facts.dtype, facts.synthetic) == (1, 'uint16', False)
     assert facts.gsd == pytest.approx(0.3)
     # degrees are not metres: no pixel size
     geographic = _raster(tmp_path / 'g.tif', 3, 'uint8', 1e-5, crs='EPSG:4326')
-    assert InputFacts.of_raster(geographic).gsd is None
+    assert InputFacts.of_raster(read_raster_info(geographic)).gsd is None
     truth = generate_scene(tmp_path / 'syn.tif', size=(64, 64), seed=0)
-    assert InputFacts.of_raster(truth.path).synthetic
+    assert InputFacts.of_raster(read_raster_info(truth.path)).synthetic
 
 
 def test_warns_once_per_reason() -> None:

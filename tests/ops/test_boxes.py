@@ -11,9 +11,11 @@ from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.ops import (
     canonicalize_cxcywhr,
     cxcywhr_to_poly,
+    cxcywhr_to_xyxy,
     hrsc_mbox_to_cxcywhr,
     poly_to_cxcywhr,
     wrap_angle,
+    xyxy_to_cxcywhr,
 )
 
 coords = st.floats(-500, 500, allow_nan=False)
@@ -156,3 +158,13 @@ def test_poly_to_cxcywhr_empty_flat_input():
 def test_bad_shapes_raise_input_error(function, bad):
     with pytest.raises(InputError, match='shape'):
         function(bad)
+
+
+def test_xyxy_to_cxcywhr_inverts_the_enclosing_rectangle() -> None:
+    xyxy = torch.tensor([[10.0, 20.0, 50.0, 30.0], [0.0, 0.0, 4.0, 12.0]])
+    boxes = xyxy_to_cxcywhr(xyxy)
+    # canonical: the tall box turns its long side into w at -90 degrees
+    assert boxes.flatten().tolist() == pytest.approx(
+        [30.0, 25.0, 40.0, 10.0, 0.0, 2.0, 6.0, 12.0, 4.0, -90.0]
+    )
+    assert torch.allclose(cxcywhr_to_xyxy(boxes), xyxy, atol=1e-5)

@@ -23,7 +23,7 @@ The image id encodes the acquisition (the dataset's JSON files spell it out):
 or 1 night, weather 0 sunny or 1 rainy (``1_60_90_0_04277``: night, 60 m,
 nadir, sunny).
 
-``DontCare`` regions (148 of them) follow the VOC rule for "difficult"
+``DontCare`` regions (148 in the dataset) follow the VOC rule for "difficult"
 objects: with ``dont_care='difficult'`` (default) each becomes one difficult
 box per class, so a detection of any class there is neither a true nor a false
 positive in evaluation; ``dont_care='drop'`` leaves them out. Objects with
@@ -95,6 +95,9 @@ class HITUAV(DetectionPlotMixin, ListedImages):
     title = 'HIT-UAV'
     hint = _DOWNLOAD_HINT
     pil_mode = 'L'
+    listing = 'ImageSets/Main/{split}.txt'
+    images = 'JPEGImages/{id}.jpg'
+    annotations = 'Annotations/{id}.xml'
 
     def __init__(
         self,
@@ -114,15 +117,6 @@ class HITUAV(DetectionPlotMixin, ListedImages):
         self.split = split
         self.dont_care = dont_care
         super().__init__(root, transforms)
-
-    def _listing(self) -> str:
-        return os.path.join(self.root, 'ImageSets', 'Main', f'{self.split}.txt')
-
-    def _image_path(self, image_id: str) -> str:
-        return os.path.join(self.root, 'JPEGImages', f'{image_id}.jpg')
-
-    def _annotation_path(self, image_id: str) -> str:
-        return os.path.join(self.root, 'Annotations', f'{image_id}.xml')
 
     def _load_target(self, path: str) -> dict[str, Tensor]:
         try:

@@ -151,6 +151,9 @@ class HRSC2016(DetectionPlotMixin, ListedImages):
     all_bands = rgb_bands
     title = 'HRSC2016'
     hint = _DOWNLOAD_HINT
+    listing = 'ImageSets/{split}.txt'
+    images = 'FullDataSet/AllImages/{id}.bmp'
+    annotations = 'FullDataSet/Annotations/{id}.xml'
 
     def __init__(
         self,
@@ -179,15 +182,6 @@ class HRSC2016(DetectionPlotMixin, ListedImages):
         names = HRSC2016.levels[level]
         column = 0 if level == 'L3' else 1
         return {cid: names.index(pair[column]) for cid, pair in CLASS_IDS.items()}
-
-    def _listing(self) -> str:
-        return os.path.join(self.root, 'ImageSets', f'{self.split}.txt')
-
-    def _image_path(self, image_id: str) -> str:
-        return os.path.join(self.root, 'FullDataSet', 'AllImages', f'{image_id}.bmp')
-
-    def _annotation_path(self, image_id: str) -> str:
-        return os.path.join(self.root, 'FullDataSet', 'Annotations', f'{image_id}.xml')
 
     def _load_target(self, path: str) -> dict[str, Tensor]:
         try:

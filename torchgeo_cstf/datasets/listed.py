@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -19,11 +20,13 @@ Transforms = Callable[[dict[str, Tensor]], dict[str, Tensor]]
 class ListedImages(NonGeoDataset):
     """Images and annotation files named by the ids of a split list.
 
-    Subclasses say where the list, each image and each annotation lie, how an
+    Subclasses give the layout as path patterns under ``root`` (``listing``
+    with ``{split}``, ``images`` and ``annotations`` with ``{id}``), how an
     annotation reads (``_load_target``) and how the dataset is obtained
     (``hint``); this class checks the layout once and loads samples: ``image``
     float32 (C, H, W) with the digital numbers of ``pil_mode`` (``RGB`` or
-    ``L``), the target's keys, then ``transforms``.
+    ``L``), the target's keys, then ``transforms``. Subclasses set ``split``
+    before calling ``__init__``.
 
     Attributes:
         ids: image ids of the split, in file order.
@@ -35,6 +38,13 @@ class ListedImages(NonGeoDataset):
     hint = ''
     #: the PIL mode images are converted to
     pil_mode = 'RGB'
+    #: the split list under ``root`` (``{split}``: the split's name)
+    listing = 'ImageSets/{split}.txt'
+    #: an image under ``root`` (``{id}``: the image id)
+    images = 'images/{id}.png'
+    #: an annotation under ``root``
+    annotations = 'annotations/{id}.xml'
+    split: str
 
     def __init__(
         self, root: str | os.PathLike[str], transforms: Transforms | None
@@ -54,16 +64,17 @@ class ListedImages(NonGeoDataset):
         self.ids = self._read_ids()
 
     def _listing(self) -> str:
-        raise NotImplementedError
+        return os.path.join(self.root, self.listing.format(split=self.split))
 
     def _image_path(self, image_id: str) -> str:
-        raise NotImplementedError
+        return os.path.join(self.root, self.images.format(id=image_id))
 
     def _annotation_path(self, image_id: str) -> str:
-        raise NotImplementedError
+        return os.path.join(self.root, self.annotations.format(id=image_id))
 
+    @abstractmethod
     def _load_target(self, path: str) -> dict[str, Tensor]:
-        raise NotImplementedError
+        """``bbox``, ``label``, ``difficult`` and ``id`` of one annotation file."""
 
     def _read_ids(self) -> list[str]:
         if not os.path.isdir(self.root):

@@ -273,7 +273,7 @@ def detect_tiles(
         mismatches = warn_domain(
             f'{loaded.name} {loaded.version}',
             loaded.domain,
-            InputFacts.of_raster(raster),
+            InputFacts.of_raster(reader.info),
         )
     found: list[tuple[Tensor, Tensor, Tensor]] = []
     model_seconds = 0.0

@@ -59,6 +59,8 @@ class RasterInfo:
         transform: affine map from continuous pixel coordinates (column, row; the
             top-left corner of the top-left pixel is (0, 0)) to map coordinates.
         nodata: the nodata value, or ``None``.
+        synthetic: whether the file is one of this package's renders (its
+            :data:`IMAGERY_TAG` says ``synthetic``).
     """
 
     path: str
@@ -69,6 +71,7 @@ class RasterInfo:
     crs: CRS | None
     transform: Affine
     nodata: float | None
+    synthetic: bool = False
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -107,6 +110,7 @@ class RasterInfo:
             crs=src.crs,
             transform=src.transform,
             nodata=None if src.nodata is None else float(src.nodata),
+            synthetic=src.tags().get(IMAGERY_TAG) == 'synthetic',
         )
 
 

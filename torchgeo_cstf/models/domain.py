@@ -25,13 +25,12 @@ line of the warning:
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ..errors import DomainWarning
-from ..io.raster import IMAGERY_TAG, open_raster
+from ..io.raster import RasterInfo
 
 #: how far (factor) a pixel size may lie outside the domain's range unflagged
 GSD_TOLERANCE = 2.0
@@ -96,21 +95,12 @@ class InputFacts:
     synthetic: bool
 
     @classmethod
-    def of_raster(cls, path: str | os.PathLike[str]) -> InputFacts:
-        """Read the facts from a raster's header (no pixels)."""
-        with open_raster(path, require_crs=False) as src:
-            gsd = None
-            crs = src.crs
-            if crs is not None and crs.is_projected:
-                factor = crs.linear_units_factor[1]
-                gsd = float(abs(src.transform.a) * factor)
-            return cls(
-                os.fspath(path),
-                src.count,
-                src.dtypes[0],
-                gsd,
-                src.tags().get(IMAGERY_TAG) == 'synthetic',
-            )
+    def of_raster(cls, info: RasterInfo) -> InputFacts:
+        """The facts of a raster header already read (no further I/O)."""
+        gsd = None
+        if info.crs is not None and info.crs.is_projected:
+            gsd = float(abs(info.transform.a) * info.crs.linear_units_factor[1])
+        return cls(info.path, info.count, info.dtype, gsd, info.synthetic)
 
 
 def domain_mismatches(domain: Domain, facts: InputFacts) -> list[str]:

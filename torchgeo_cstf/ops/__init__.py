@@ -8,6 +8,7 @@ from .boxes import (
     poly_to_cxcywhr,
     transform_cxcywhr,
     wrap_angle,
+    xyxy_to_cxcywhr,
 )
 from .iou import rotated_box_iof, rotated_box_iou, rotated_box_iou_pairs
 from .nms import batched_rotated_nms, rotated_nms
@@ -25,4 +26,5 @@ __all__ = (
     'rotated_nms',
     'transform_cxcywhr',
     'wrap_angle',
+    'xyxy_to_cxcywhr',
 )

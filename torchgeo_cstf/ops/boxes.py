@@ -175,6 +175,24 @@ def cxcywhr_to_xyxy(boxes: Tensor) -> Tensor:
     return torch.cat((corners.amin(dim=1), corners.amax(dim=1)), dim=-1)
 
 
+def xyxy_to_cxcywhr(boxes: Tensor) -> Tensor:
+    """Axis-aligned ``x1, y1, x2, y2`` boxes as canonical CXCYWHR.
+
+    Args:
+        boxes: (N, 4) horizontal boxes.
+
+    Returns:
+        (N, 5) CXCYWHR boxes, in canonical form (long side first).
+    """
+    x1, y1, x2, y2 = boxes.reshape(-1, 4).unbind(-1)
+    return canonicalize_cxcywhr(
+        torch.stack(
+            ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1, torch.zeros_like(x1)),
+            dim=-1,
+        )
+    )
+
+
 def transform_cxcywhr(boxes: Tensor, matrix: Tensor) -> Tensor:
     """Map boxes through a 3×3 pixel-coordinate transform.
 
