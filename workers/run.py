@@ -37,6 +37,7 @@ from torchgeo_cstf.jobs import DetectionJob, MatchingJob, PipelineJob, manifest
 from torchgeo_cstf.jobs.spec import local_path
 
 from . import runtime
+from .metrics import TILES
 from .outputs import staged, work_dir, write_manifest
 
 Report = Callable[[str, int, int], None]
@@ -51,7 +52,7 @@ def _detect(
     job: DetectionJob, report: Report, tiles: Sequence[int] | None = None
 ) -> SceneDetections:
     params = job.parameters
-    return detect_tiles(
+    found = detect_tiles(
         local_path(job.scene),
         runtime.detector(params.detector),
         tiles=tiles,
@@ -64,6 +65,8 @@ def _detect(
         acquisition_id=params.acquisition_id or Path(job.scene).stem,
         on_tiles=lambda done, total: report('detect', done, total),
     )
+    TILES.inc(found.tiles - found.skipped)
+    return found
 
 
 def detect(job: DetectionJob, job_id: str, report: Report) -> dict[str, Any]:

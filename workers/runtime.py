@@ -7,8 +7,12 @@ initialised in a parent that forks.
 
 from __future__ import annotations
 
-import os
+import time
 from typing import Any
+
+from torchgeo_cstf.jobs.settings import WorkerSettings
+
+from .metrics import MODEL_LOAD
 
 _MODELS: dict[tuple[str, str], Any] = {}
 
@@ -21,12 +25,12 @@ def device() -> str:
     """
     import torch
 
-    threads = os.environ.get('CSTF_TORCH_THREADS')
-    if threads and torch.get_num_threads() != int(threads):
-        torch.set_num_threads(int(threads))
-    chosen = os.environ.get('CSTF_DEVICE')
-    if chosen:
-        return chosen
+    settings = WorkerSettings.from_env()
+    threads = settings.torch_threads
+    if threads and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    if settings.device:
+        return settings.device
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
@@ -36,8 +40,10 @@ def detector(name: str) -> Any:
     if key not in _MODELS:
         from torchgeo_cstf.inference import resolve_detector
 
+        began = time.perf_counter()
         loaded = resolve_detector(name)
         loaded.model.to(device())
+        MODEL_LOAD.labels('detector', name).observe(time.perf_counter() - began)
         _MODELS[key] = loaded
     return _MODELS[key]
 
@@ -48,5 +54,7 @@ def matcher(name: str) -> Any:
     if key not in _MODELS:
         from torchgeo_cstf.inference.matching import resolve_matcher
 
+        began = time.perf_counter()
         _MODELS[key] = resolve_matcher(name).to(device()).eval()
+        MODEL_LOAD.labels('matcher', name).observe(time.perf_counter() - began)
     return _MODELS[key]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,6 +30,7 @@ from torchgeo_cstf.jobs import (
     parse_job,
 )
 from torchgeo_cstf.jobs.spec import local_path
+from torchgeo_cstf.jobs.stamp import published_at
 from torchgeo_cstf.jobs.state import is_cancelled, record_chunk_progress
 
 from . import run
@@ -112,8 +114,11 @@ def _guarded(
 
     With ``reuse``, a job whose outputs a previous delivery already wrote
     returns that delivery's manifest without running again. A new manifest
-    names the worker (node name) that made it.
+    names the worker (node name) that made it and its ``times`` (seconds
+    since the epoch): ``published`` (when this task's message was sent),
+    ``started`` and ``finished``.
     """
+    started = time.time()
     kind = spec.get('kind', kind_hint) if isinstance(spec, dict) else kind_hint
     try:
         job = parse_job(spec)
@@ -160,6 +165,12 @@ def _guarded(
             result = failure(job_id, kind, 'INTERNAL_ERROR', message)
     if task.request.hostname:
         result['worker'] = str(task.request.hostname)
+    published = published_at(task.request)
+    result['times'] = {
+        'published': None if published is None else round(published, 3),
+        'started': round(started, 3),
+        'finished': round(time.time(), 3),
+    }
     return result
 
 

@@ -136,12 +136,16 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
     def start(
-        name: str, env: dict[str, str], queues: str = 'matching,detection,light'
+        name: str,
+        env: dict[str, str],
+        queues: str = 'matching,detection,light',
+        *options: str,
     ) -> Worker:
         log = tmp_path / f'{name}.log'
         command = [
             sys.executable, '-m', 'torchgeo_cstf.cli', 'worker',
             '--queues', queues, '--name', f'{name}@%h', '--loglevel', 'info',
+            *options,
         ]  # fmt: skip
         with log.open('wb') as out:
             process = subprocess.Popen(

@@ -58,6 +58,7 @@ def test_bad_submissions_exit_2(
         (['submit', 'detect', str(scene), '--out', str(tmp_path / 'x')], 'outside the allowed roots'),
         (['submit', 'detect', str(scene), '--out', str(env), '--tile', '100'], 'multiple of 32'),
         (['worker', '--queues', 'gpu'], "unknown queue(s) ['gpu']"),
+        (['worker', '--metrics-port', '70000', '--dry-run'], 'CSTF_METRICS_PORT=70000: not a port'),
     ]  # fmt: skip
     for argv, message in cases:
         assert main(argv) == 2, argv

@@ -1,11 +1,12 @@
+import re
 import ssl
 from pathlib import Path
 
 import pytest
 
 from torchgeo_cstf.errors import ConfigError
-from torchgeo_cstf.jobs import ROUTES, JobSettings
-from torchgeo_cstf.jobs.settings import redact
+from torchgeo_cstf.jobs import ROUTES, JobSettings, WorkerSettings
+from torchgeo_cstf.jobs.settings import ENVIRONMENT, redact
 
 
 def test_defaults_and_celery_guarantees(tmp_path: Path) -> None:
@@ -89,3 +90,96 @@ def test_tls_urls_verify_certificates() -> None:
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         JobSettings.from_env(env)
+
+
+def test_password_file_goes_into_both_urls(tmp_path: Path) -> None:
+    secret = tmp_path / 'redis_password'
+    secret.write_text('p@ss:w/rd\n')  # a mounted secret often ends with a newline
+    settings = JobSettings.from_env(
+        {
+            'CSTF_BROKER_URL': 'redis://redis:6379/0',
+            'CSTF_RESULT_BACKEND': 'redis://results:6379/1',
+            'CSTF_REDIS_PASSWORD_FILE': str(secret),
+        }
+    )
+    assert settings.broker_url == 'redis://:p%40ss%3Aw%2Frd@redis:6379/0'
+    assert settings.result_backend == 'redis://:p%40ss%3Aw%2Frd@results:6379/1'
+    assert redact(settings.broker_url) == 'redis://:***@redis:6379/0'
+    # redis-py reads the escaped password back as it was written
+    client = settings.broker_redis()
+    assert client.connection_pool.connection_kwargs['password'] == 'p@ss:w/rd'
+    client.close()
+    # a password already in a URL wins; an ACL user keeps its name
+    kept = JobSettings.from_env(
+        {
+            'CSTF_BROKER_URL': 'redis://worker:other@redis:6379/0',
+            'CSTF_RESULT_BACKEND': 'redis://worker@redis:6379/1',
+            'CSTF_REDIS_PASSWORD_FILE': str(secret),
+        }
+    )
+    assert kept.broker_url == 'redis://worker:other@redis:6379/0'
+    assert kept.result_backend == 'redis://worker:p%40ss%3Aw%2Frd@redis:6379/1'
+
+
+def test_password_file_errors_name_the_variable(tmp_path: Path) -> None:
+    empty = tmp_path / 'empty'
+    empty.write_text('\n')
+    for path, message in (
+        (tmp_path / 'missing', 'cannot be read'),
+        (empty, 'the file is empty'),
+    ):
+        with pytest.raises(ConfigError, match=message) as info:
+            JobSettings.from_env({'CSTF_REDIS_PASSWORD_FILE': str(path)})
+        assert f'CSTF_REDIS_PASSWORD_FILE={path}' in str(info.value)
+
+
+def test_events_and_soft_shutdown() -> None:
+    config = JobSettings.from_env(
+        {'CSTF_TASK_EVENTS': 'yes', 'CSTF_SOFT_SHUTDOWN_TIMEOUT': '25'}
+    ).celery_config()
+    assert config['worker_send_task_events'] is True
+    assert config['task_send_sent_event'] is True
+    assert config['worker_soft_shutdown_timeout'] == 25.0
+    default = JobSettings.from_env({}).celery_config()
+    assert default['worker_send_task_events'] is False
+    assert default['worker_soft_shutdown_timeout'] == 0.0
+    with pytest.raises(ConfigError, match="CSTF_TASK_EVENTS='maybe': not a flag"):
+        JobSettings.from_env({'CSTF_TASK_EVENTS': 'maybe'})
+
+
+def test_worker_settings() -> None:
+    settings = WorkerSettings.from_env(
+        {
+            'CSTF_DEVICE': 'cuda:1',
+            'CSTF_TORCH_THREADS': '2',
+            'CSTF_METRICS_PORT': '9808',
+            'CSTF_HEARTBEAT_FILE': '/tmp/cstf/heartbeat',
+            'CSTF_HEARTBEAT_INTERVAL': '5',
+        }
+    )
+    assert settings.device == 'cuda:1' and settings.torch_threads == 2
+    assert settings.metrics_port == 9808 and settings.heartbeat_interval == 5
+    assert settings.heartbeat_file == Path('/tmp/cstf/heartbeat')
+    assert WorkerSettings.from_env({}) == WorkerSettings()
+    for env, message in (
+        ({'CSTF_DEVICE': 'tpu'}, 'CSTF_DEVICE=tpu: use cuda'),
+        ({'CSTF_METRICS_PORT': '-1'}, 'CSTF_METRICS_PORT=-1: must be at least 0'),
+        ({'CSTF_HEARTBEAT_INTERVAL': 'often'}, 'not an integer'),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            WorkerSettings.from_env(env)
+
+
+def test_environment_table_lists_every_variable_the_code_reads() -> None:
+    root = Path(__file__).parents[2]
+    sources = [*root.glob('torchgeo_cstf/**/*.py'), *root.glob('workers/*.py')]
+    table = re.compile(r'^ENVIRONMENT: dict.*?^}$', re.MULTILINE | re.DOTALL)
+    read = {
+        name
+        for path in sources
+        # the table itself does not count as reading a variable
+        for name in re.findall(r"'(CSTF_[A-Z_]+)'", table.sub('', path.read_text()))
+    }
+    # the base error code and a GeoTIFF tag, not variables
+    read -= {'CSTF_ERROR', 'CSTF_IMAGERY'}
+    assert read == set(ENVIRONMENT)

@@ -1,4 +1,4 @@
-"""``cstf submit``, ``status``, ``result``, ``cancel``, ``worker`` and ``watch``: the job queue."""
+"""``cstf submit``, ``status``, ``result``, ``cancel``, ``worker``, ``queue-metrics`` and ``watch``: the job queue."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -160,6 +161,8 @@ def worker_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]
         env['CSTF_DEVICE'] = 'cuda'
     if args.threads is not None:
         env['CSTF_TORCH_THREADS'] = str(args.threads)
+    if args.metrics_port is not None:
+        env['CSTF_METRICS_PORT'] = str(args.metrics_port)
     device = f'gpu{args.gpu}' if args.gpu is not None else 'cpu'
     command = [
         sys.executable, '-m', 'celery', '-A', 'workers.app', 'worker',
@@ -176,17 +179,46 @@ def worker_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]
 
 def _worker(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..jobs import QUEUES, JobSettings
+    from ..jobs import QUEUES, JobSettings, WorkerSettings
 
     unknown = sorted(set(args.queues.split(',')) - set(QUEUES))
     if unknown:
         raise InputError('--queues', f'unknown queue(s) {unknown}; known: {QUEUES}')
-    JobSettings.from_env()  # fail here, in one line, on a bad configuration
     command, env = worker_command(args)
+    JobSettings.from_env(env)  # fail here, in one line, on a bad configuration
+    metrics_port = WorkerSettings.from_env(env).metrics_port
     if args.dry_run:
         print(' '.join(command))
         return 0
+    if metrics_port and not env.get('PROMETHEUS_MULTIPROC_DIR'):
+        # the pool processes' samples; set before Celery (and its plugins)
+        # import prometheus_client
+        env['PROMETHEUS_MULTIPROC_DIR'] = tempfile.mkdtemp(prefix='cstf-metrics-')
     os.execvpe(command[0], command, env)
+
+
+def _queue_metrics(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+
+    from ..jobs import JobSettings
+    from ..jobs.depth import QueueDepthCollector
+    from ..jobs.settings import redact
+
+    settings = JobSettings.from_env()
+    registry = CollectorRegistry()
+    registry.register(QueueDepthCollector(settings.broker_redis()))
+    if args.once:
+        print(generate_latest(registry).decode(), end='')
+        return 0
+    server, _ = start_http_server(args.port, args.address, registry=registry)
+    print(
+        f'cstf queue-metrics: serving the depth of the queues of '
+        f'{redact(settings.broker_url)} on http://{args.address}:'
+        f'{server.server_port}/metrics',
+        flush=True,
+    )
+    while True:
+        time.sleep(3600)
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -337,10 +369,31 @@ def add_job_commands(commands: Any) -> None:
         default=None,
         help='torch CPU threads per process (CSTF_TORCH_THREADS)',
     )
+    worker.add_argument(
+        '--metrics-port',
+        type=int,
+        default=None,
+        help='serve Prometheus metrics on this port (CSTF_METRICS_PORT)',
+    )
     worker.add_argument('--name', default=None, help='worker name (NAME@%%h)')
     worker.add_argument('--loglevel', default='info')
     worker.add_argument('--dry-run', action='store_true', help='print the command only')
     worker.set_defaults(handler=_worker)
+
+    queue_metrics = commands.add_parser(
+        'queue-metrics',
+        help='serve the depth of the job queues (waiting + reserved) for Prometheus',
+    )
+    queue_metrics.add_argument(
+        '--port', type=int, default=9809, help='port of /metrics (default 9809)'
+    )
+    queue_metrics.add_argument(
+        '--address', default='0.0.0.0', help='address to listen on (default all)'
+    )
+    queue_metrics.add_argument(
+        '--once', action='store_true', help='print the metrics once and exit'
+    )
+    queue_metrics.set_defaults(handler=_queue_metrics)
 
     watch = commands.add_parser(
         'watch', help='submit a pipeline job for each new GeoTIFF in a directory'

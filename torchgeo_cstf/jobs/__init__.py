@@ -20,7 +20,7 @@ from typing import Any
 
 from .client import FINAL_STATES, JobClient, JobHandle, JobState
 from .manifest import failure, manifest
-from .settings import QUEUES, ROUTES, JobSettings
+from .settings import GPU_QUEUES, QUEUES, ROUTES, JobSettings, WorkerSettings
 from .spec import (
     DetectionJob,
     DetectionParameters,
@@ -34,6 +34,7 @@ from .spec import (
 
 __all__ = (
     'FINAL_STATES',
+    'GPU_QUEUES',
     'QUEUES',
     'ROUTES',
     'DetectionJob',
@@ -44,6 +45,7 @@ __all__ = (
     'JobState',
     'MatchingJob',
     'PipelineJob',
+    'WorkerSettings',
     'build',
     'check_paths',
     'failure',

@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from ..errors import BrokerUnavailableError
 from .settings import JobSettings, redact
 from .spec import DetectionJob, MatchingJob, PipelineJob, absolute, check_paths, job_id
+from .stamp import stamp_published_messages
 from .state import (
     forget_submission,
     is_cancelled,
@@ -60,6 +61,7 @@ class JobClient:
         """The client's Celery application (same configuration as the workers)."""
         app = Celery('cstf-client', set_as_current=False)
         app.conf.update(self.settings.celery_config())
+        stamp_published_messages()
         return app
 
     @property

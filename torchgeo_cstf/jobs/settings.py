@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from ..errors import ConfigError
 
@@ -28,6 +28,42 @@ ROUTES = {
 }
 #: every queue, GPU work first
 QUEUES = ('matching', 'detection', 'light')
+#: the queues whose jobs run models (a GPU each in a deployment)
+GPU_QUEUES = ('matching', 'detection')
+
+#: every environment variable the job system reads, and what it sets; the
+#: deploy files are checked against this table (tests/deploy)
+ENVIRONMENT: dict[str, str] = {
+    'CSTF_BROKER_URL': 'Redis broker URL (redis:// or rediss://)',
+    'CSTF_RESULT_BACKEND': 'Redis for results, progress and job markers',
+    'CSTF_REDIS_PASSWORD_FILE': 'file holding the Redis password (put into both URLs)',
+    'CSTF_REDIS_CA_CERTS': 'CA bundle that verifies a rediss:// server',
+    'CSTF_ALLOWED_ROOTS': 'directories jobs may read and write',
+    'CSTF_VISIBILITY_TIMEOUT': 'seconds before an unacknowledged message is redelivered',
+    'CSTF_SOFT_TIME_LIMIT': 'seconds before a job is asked to stop',
+    'CSTF_TIME_LIMIT': 'seconds before the process running a job is killed',
+    'CSTF_RESULT_EXPIRES': 'seconds results, progress and markers are kept',
+    'CSTF_MAX_RETRIES': 'retries of a job hit by a transient error',
+    'CSTF_RETRY_BACKOFF': 'first retry delay in seconds (doubled each time)',
+    'CSTF_CHUNK_TILES': 'tiles per detection chunk',
+    'CSTF_RESTORE_INTERVAL': "seconds between sweeps for a dead worker's messages",
+    'CSTF_SOFT_SHUTDOWN_TIMEOUT': "Celery's worker_soft_shutdown_timeout (cold shutdown)",
+    'CSTF_TASK_EVENTS': '1: workers send task events (Flower)',
+    'CSTF_DEVICE': 'device of the worker jobs (cuda, cpu)',
+    'CSTF_TORCH_THREADS': 'torch CPU threads per worker process',
+    'CSTF_METRICS_PORT': "port of the worker's Prometheus metrics (0: none)",
+    'CSTF_HEARTBEAT_FILE': "file the worker's consumer touches (liveness probe)",
+    'CSTF_HEARTBEAT_INTERVAL': 'seconds between heartbeats',
+}
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, '').strip().lower()
+    if text in ('', '0', 'false', 'no', 'off'):
+        return False
+    if text in ('1', 'true', 'yes', 'on'):
+        return True
+    raise ConfigError(f'{name}={text!r}: not a flag (use 1 or 0)')
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -41,6 +77,33 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     if value < minimum:
         raise ConfigError(f'{name}={value}: must be at least {minimum}')
     return value
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` as its password (one already there is kept)."""
+    parts = urlsplit(url)
+    if parts.password is not None or not password:
+        return url
+    user = quote(parts.username or '', safe='')
+    netloc = f'{user}:{quote(password, safe="")}@{parts.netloc.rpartition("@")[2]}'
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def read_password(path: str) -> str:
+    """The password in ``path`` (``CSTF_REDIS_PASSWORD_FILE``), without line ends.
+
+    Raises:
+        ConfigError: the file cannot be read or is empty.
+    """
+    try:
+        text = Path(path).read_text().strip('\r\n')
+    except OSError as err:
+        raise ConfigError(
+            f'CSTF_REDIS_PASSWORD_FILE={path}: cannot be read ({err.strerror})'
+        ) from None
+    if not text:
+        raise ConfigError(f'CSTF_REDIS_PASSWORD_FILE={path}: the file is empty')
+    return text
 
 
 def redact(url: str) -> str:
@@ -87,6 +150,17 @@ class JobSettings:
             (``CSTF_RESTORE_INTERVAL``, default 10).
         ca_certs: CA bundle to verify a ``rediss://`` server with
             (``CSTF_REDIS_CA_CERTS``; default the system's).
+        task_events: workers send task events, which Flower's task views
+            need (``CSTF_TASK_EVENTS``, default off: less broker traffic).
+        soft_shutdown_timeout: seconds a *cold* shutdown (SIGQUIT) lets the
+            running job go on before it is stopped and its message put back
+            at once (Celery's ``worker_soft_shutdown_timeout``;
+            ``CSTF_SOFT_SHUTDOWN_TIMEOUT``, default 0: off). SIGTERM is a warm
+            shutdown, which always lets the job finish.
+
+    ``CSTF_REDIS_PASSWORD_FILE`` names a file holding the Redis password
+    (a mounted secret); it is put into both URLs, so the password never
+    appears in the environment or in a command line.
     """
 
     broker_url: str = 'redis://127.0.0.1:6379/0'
@@ -101,6 +175,8 @@ class JobSettings:
     chunk_tiles: int = 16
     restore_interval: int = 10
     ca_certs: str | None = None
+    task_events: bool = False
+    soft_shutdown_timeout: int = 0
 
     def __post_init__(self) -> None:
         """Check that the limits are consistent."""
@@ -141,10 +217,16 @@ class JobSettings:
         """
         env = os.environ if env is None else env
         broker = env.get('CSTF_BROKER_URL') or cls.broker_url
+        backend = env.get('CSTF_RESULT_BACKEND') or broker
+        password_file = env.get('CSTF_REDIS_PASSWORD_FILE')
+        if password_file:
+            password = read_password(password_file)
+            broker = with_password(broker, password)
+            backend = with_password(backend, password)
         roots = env.get('CSTF_ALLOWED_ROOTS', '')
         return cls(
             broker_url=broker,
-            result_backend=env.get('CSTF_RESULT_BACKEND') or broker,
+            result_backend=backend,
             allowed_roots=tuple(
                 Path(part).expanduser().resolve()
                 for part in roots.split(os.pathsep)
@@ -162,6 +244,10 @@ class JobSettings:
             chunk_tiles=_int(env, 'CSTF_CHUNK_TILES', cls.chunk_tiles),
             restore_interval=_int(env, 'CSTF_RESTORE_INTERVAL', cls.restore_interval),
             ca_certs=env.get('CSTF_REDIS_CA_CERTS') or None,
+            task_events=_flag(env, 'CSTF_TASK_EVENTS'),
+            soft_shutdown_timeout=_int(
+                env, 'CSTF_SOFT_SHUTDOWN_TIMEOUT', cls.soft_shutdown_timeout, 0
+            ),
         )
 
     def _ssl(self, url: str) -> dict[str, Any] | None:
@@ -173,6 +259,14 @@ class JobSettings:
         if self.ca_certs:
             options['ssl_ca_certs'] = self.ca_certs
         return options
+
+    def broker_redis(self) -> Any:
+        """A ``redis.Redis`` client of the broker's database (TLS as Celery's)."""
+        import redis
+
+        return redis.Redis.from_url(
+            self.broker_url, **(self._ssl(self.broker_url) or {})
+        )
 
     def celery_config(self) -> dict[str, Any]:
         """The Celery configuration of clients and workers.
@@ -216,6 +310,9 @@ class JobSettings:
             'result_backend_always_retry': True,
             'result_backend_max_retries': 60,
             'worker_hijack_root_logger': False,
+            'worker_send_task_events': self.task_events,
+            'task_send_sent_event': self.task_events,
+            'worker_soft_shutdown_timeout': float(self.soft_shutdown_timeout),
         }
         broker_ssl = self._ssl(self.broker_url)
         if broker_ssl is not None:
@@ -224,3 +321,61 @@ class JobSettings:
         if backend_ssl is not None:
             config['redis_backend_use_ssl'] = backend_ssl
         return config
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What only a worker process reads from the environment.
+
+    Attributes:
+        device: device of the jobs (``CSTF_DEVICE``; default ``cuda`` when
+            present, else ``cpu``).
+        torch_threads: torch CPU threads per process (``CSTF_TORCH_THREADS``;
+            default torch's own).
+        metrics_port: port of the worker's Prometheus metrics, served by the
+            main process for all pool processes (``CSTF_METRICS_PORT``;
+            0: none).
+        heartbeat_file: file the worker's consumer touches every
+            ``heartbeat_interval`` seconds and marks ready or stopping; read
+            by ``python -m workers.probe`` (``CSTF_HEARTBEAT_FILE``; none by
+            default).
+        heartbeat_interval: seconds between heartbeats
+            (``CSTF_HEARTBEAT_INTERVAL``, default 10).
+    """
+
+    device: str | None = None
+    torch_threads: int | None = None
+    metrics_port: int = 0
+    heartbeat_file: Path | None = None
+    heartbeat_interval: int = 10
+
+    def __post_init__(self) -> None:
+        """Check the port and the device."""
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f'CSTF_METRICS_PORT={self.metrics_port}: not a port')
+        if self.device is not None and self.device.split(':')[0] not in (
+            'cpu',
+            'cuda',
+            'mps',
+        ):
+            raise ConfigError(f'CSTF_DEVICE={self.device}: use cuda, cuda:N or cpu')
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Worker settings from environment variables (see the class docstring).
+
+        Raises:
+            ConfigError: a malformed variable.
+        """
+        env = os.environ if env is None else env
+        threads = env.get('CSTF_TORCH_THREADS')
+        heartbeat = env.get('CSTF_HEARTBEAT_FILE')
+        return cls(
+            device=env.get('CSTF_DEVICE') or None,
+            torch_threads=_int(env, 'CSTF_TORCH_THREADS', 1) if threads else None,
+            metrics_port=_int(env, 'CSTF_METRICS_PORT', 0, minimum=0),
+            heartbeat_file=Path(heartbeat) if heartbeat else None,
+            heartbeat_interval=_int(
+                env, 'CSTF_HEARTBEAT_INTERVAL', cls.heartbeat_interval
+            ),
+        )
