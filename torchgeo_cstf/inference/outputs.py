@@ -191,5 +191,9 @@ def write_quicklook(
     )
     figure.tight_layout()
     with atomic_output(path) as temporary:
-        figure.savefig(temporary, format='png', dpi=dpi)
+        # zlib level 3: half the encoding time of the default 6 on a 2048² view
+        # for 10 % more bytes (the merge of a chunked job waits for it)
+        figure.savefig(
+            temporary, format='png', dpi=dpi, pil_kwargs={'compress_level': 3}
+        )
     plt.close(figure)
