@@ -111,9 +111,10 @@ WORKER_INFO = Gauge(
     multiprocess_mode='livemax',
 )
 
-#: names of every metric a worker exports (alert rules are checked against it)
-EXPORTED = tuple(
-    metric._name
+#: every metric a worker exports, by name (counters with ``_total``) → type;
+#: the alert rules and scaling queries are checked against it (tests/deploy)
+EXPORTED: dict[str, str] = {
+    metric._name + ('_total' if metric._type == 'counter' else ''): metric._type
     for metric in (
         JOBS,
         RETRIES,
@@ -125,7 +126,7 @@ EXPORTED = tuple(
         GPU_MEMORY,
         WORKER_INFO,
     )
-)
+}
 
 
 def short_name(task_name: str) -> str:

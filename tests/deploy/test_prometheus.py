@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from torchgeo_cstf.jobs.depth import EXPORTED as QUEUE_METRICS
+from workers.metrics import EXPORTED as WORKER_METRICS
+
 DEPLOY = Path(__file__).resolve().parents[2] / 'deploy'
 ALERTS = DEPLOY / 'prometheus' / 'alerts.yml'
 KEDA = DEPLOY / 'k8s' / 'base' / 'keda.yaml'
@@ -15,25 +18,10 @@ KEDA = DEPLOY / 'k8s' / 'base' / 'keda.yaml'
 #: metric name -> type, as the exporters publish them (workers on 9808, the
 #: queue exporter `cstf queue-metrics` on 9809, Flower on 5555). Counters are
 #: listed with their `_total` sample name.
-# TODO: import this from the code once it exports the list.
 EXPORTED: dict[str, str] = {
-    # workers
-    'cstf_jobs_total': 'counter',
-    'cstf_job_retries_total': 'counter',
-    'cstf_job_duration_seconds': 'histogram',
-    'cstf_job_queue_wait_seconds': 'histogram',
-    'cstf_jobs_running': 'gauge',
-    'cstf_tiles_processed_total': 'counter',
-    'cstf_model_load_seconds': 'histogram',
-    'cstf_gpu_memory_bytes': 'gauge',
-    'cstf_worker_info': 'gauge',
-    # queue exporter
-    'cstf_queue_waiting': 'gauge',
-    'cstf_queue_reserved': 'gauge',
-    'cstf_queue_depth': 'gauge',
-    'cstf_queue_oldest_age_seconds': 'gauge',
-    'cstf_redis_up': 'gauge',
-    # Flower
+    **WORKER_METRICS,
+    **dict.fromkeys(QUEUE_METRICS, 'gauge'),
+    # Flower's own exporter
     'flower_worker_online': 'gauge',
     'flower_events_total': 'counter',
     'flower_task_runtime_seconds': 'histogram',

@@ -30,6 +30,16 @@ from .stamp import published_at
 UNACKED_KEY = 'unacked'
 #: separator of kombu's priority sub-lists (``queue + SEP + priority``)
 PRIORITY_SEPARATOR = '\x06\x16'
+#: the gauges of :class:`QueueDepthCollector` → their help text
+EXPORTED = {
+    'cstf_redis_up': 'Whether the broker answered (1/0)',
+    'cstf_queue_waiting': 'Jobs waiting in the queue',
+    'cstf_queue_reserved': 'Jobs taken by workers and not acknowledged (running)',
+    'cstf_queue_depth': 'Waiting + reserved jobs: what autoscaling reads',
+    'cstf_queue_oldest_age_seconds': (
+        'Seconds the oldest waiting job has waited (0: none waits)'
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ class QueueDepthCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """Read the queues once and yield the metric families."""
-        up = GaugeMetricFamily('cstf_redis_up', 'Whether the broker answered (1/0)')
+        up = GaugeMetricFamily('cstf_redis_up', EXPORTED['cstf_redis_up'])
         try:
             depths = queue_depths(self.client, self.queues)
         except (RedisError, OSError):
@@ -155,24 +165,13 @@ class QueueDepthCollector(Collector):
 
 def _families(depths: Iterable[QueueDepth]) -> Iterator[GaugeMetricFamily]:
     families = {
-        'waiting': GaugeMetricFamily(
-            'cstf_queue_waiting', 'Jobs waiting in the queue', labels=['queue']
-        ),
-        'reserved': GaugeMetricFamily(
-            'cstf_queue_reserved',
-            'Jobs taken by workers and not acknowledged (running)',
-            labels=['queue'],
-        ),
-        'depth': GaugeMetricFamily(
-            'cstf_queue_depth',
-            'Waiting + reserved jobs: what autoscaling reads',
-            labels=['queue'],
-        ),
-        'oldest_age': GaugeMetricFamily(
-            'cstf_queue_oldest_age_seconds',
-            'Seconds the oldest waiting job has waited (0: none waits)',
-            labels=['queue'],
-        ),
+        field: GaugeMetricFamily(name, EXPORTED[name], labels=['queue'])
+        for field, name in (
+            ('waiting', 'cstf_queue_waiting'),
+            ('reserved', 'cstf_queue_reserved'),
+            ('depth', 'cstf_queue_depth'),
+            ('oldest_age', 'cstf_queue_oldest_age_seconds'),
+        )
     }
     for item in depths:
         families['waiting'].add_metric([item.queue], item.waiting)
