@@ -43,7 +43,8 @@ from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.jobs import DetectionJob, JobClient, JobSettings, job_id
 
 
-def _env(url: str, root: Path) -> dict[str, str]:
+def worker_env(url: str, root: Path) -> dict[str, str]:
+    """Environment of benchmark workers and clients: one torch thread, CPU."""
     env = dict(os.environ)
     env.update(
         CSTF_BROKER_URL=url,
@@ -55,13 +56,16 @@ def _env(url: str, root: Path) -> dict[str, str]:
     return env
 
 
-def _start_workers(count: int, env: dict[str, str], root: Path) -> list[Any]:
+def start_workers(
+    count: int, env: dict[str, str], root: Path, *options: str
+) -> list[Any]:
+    """Start ``count`` real ``cstf worker`` processes (logs under ``root``)."""
     workers = []
     for index in range(count):
         log = (root / f'worker-{index}.log').open('wb')
         command = [
             sys.executable, '-m', 'torchgeo_cstf.cli', 'worker',
-            '--name', f'bench{index}@%h', '--loglevel', 'warning',
+            '--name', f'bench{index}@%h', '--loglevel', 'warning', *options,
         ]  # fmt: skip
         workers.append(
             subprocess.Popen(
@@ -71,7 +75,8 @@ def _start_workers(count: int, env: dict[str, str], root: Path) -> list[Any]:
     return workers
 
 
-def _stop(workers: list[Any]) -> None:
+def stop_workers(workers: list[Any]) -> None:
+    """Warm shutdown of the workers; wait for them to exit."""
     for worker in workers:
         os.killpg(worker.pid, signal.SIGTERM)
     for worker in workers:
@@ -81,7 +86,7 @@ def _stop(workers: list[Any]) -> None:
 def _warm(client: JobClient, scenes: list[Path], out: Path, count: int) -> None:
     """Load the model in every worker process (one job each, in parallel)."""
     jobs = [
-        client.app.send_task('cstf.detect', args=[_spec(scene, out)])
+        client.app.send_task('cstf.detect', args=[detection_spec(scene, out)])
         for scene in scenes[:count]
     ]
     for job in jobs:
@@ -91,10 +96,12 @@ def _warm(client: JobClient, scenes: list[Path], out: Path, count: int) -> None:
         ping.get(timeout=60)
 
 
-def _spec(scene: Path, out: Path) -> dict[str, Any]:
+def detection_spec(scene: Path, out: Path, **parameters: Any) -> dict[str, Any]:
+    """The JSON spec of a detection job (tile 256 unless given)."""
     job = DetectionJob(scene=str(scene), output_dir=str(out))
+    update = {'tile': 256, **parameters}
     job = job.model_copy(
-        update={'parameters': job.parameters.model_copy(update={'tile': 256})}
+        update={'parameters': job.parameters.model_copy(update=update)}
     )
     return job.model_dump(mode='json')
 
@@ -116,11 +123,11 @@ def _direct(scenes: list[Path], out: Path, warm: Path) -> list[float]:
     from workers import run
 
     torch.set_num_threads(1)
-    job = DetectionJob.model_validate(_spec(warm, out / 'warm'))
+    job = DetectionJob.model_validate(detection_spec(warm, out / 'warm'))
     run.detect(job, job_id(job), lambda *_: None)  # load the model first
     times = []
     for scene in scenes:
-        job = DetectionJob.model_validate(_spec(scene, out))
+        job = DetectionJob.model_validate(detection_spec(scene, out))
         tick = time.perf_counter()
         run.detect(job, job_id(job), lambda *_: None)
         times.append(time.perf_counter() - tick)
@@ -144,7 +151,10 @@ def _scene(path: Path, seed: int) -> Path:
 
 def _throughput(client: JobClient, scenes: list[Path], out: Path) -> float:
     tick = time.perf_counter()
-    jobs = [client.app.send_task('cstf.detect', args=[_spec(s, out)]) for s in scenes]
+    jobs = [
+        client.app.send_task('cstf.detect', args=[detection_spec(s, out)])
+        for s in scenes
+    ]
     for job in jobs:
         assert job.get(timeout=600)['status'] == 'succeeded'
     return len(scenes) / (time.perf_counter() - tick)
@@ -169,7 +179,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        env = _env(args.redis, root)
+        env = worker_env(args.redis, root)
         os.environ.update(env)  # the direct peers run with the workers' settings
         client = JobClient(JobSettings.from_env(env))
         scenes = [
@@ -183,11 +193,13 @@ def main() -> None:
         )
 
         # per-job overhead, one worker
-        workers = _start_workers(1, env, root)
+        workers = start_workers(1, env, root)
         _warm(client, warm, root / 'warm', 1)
         ping = _sequential(client, 'cstf.ping', [None] * 200)
         queued = _sequential(
-            client, 'cstf.detect', [_spec(s, root / 'queued') for s in overhead]
+            client,
+            'cstf.detect',
+            [detection_spec(s, root / 'queued') for s in overhead],
         )
         noop_direct = _direct_ping()
         direct = _direct(overhead, root / 'direct', warm[0])
@@ -203,10 +215,10 @@ def main() -> None:
         }
         print('overhead (ms, medians):', result['overhead_ms'], flush=True)
         one_rate = _throughput(client, one[: args.jobs], root / 'one')
-        _stop(workers)
+        stop_workers(workers)
 
         # two workers
-        workers = _start_workers(2, env, root)
+        workers = start_workers(2, env, root)
         _warm(client, warm, root / 'warm2', 2)
         two_rate = _throughput(client, two[: args.jobs], root / 'two')
         result['throughput_jobs_per_s'] = {
@@ -218,18 +230,18 @@ def main() -> None:
 
         # a burst of no-op jobs
         before = int(server.info('memory')['used_memory'])
-        _stop(workers)
+        stop_workers(workers)
         tick = time.perf_counter()
         burst = [client.app.send_task('cstf.ping') for _ in range(args.burst)]
         enqueue = time.perf_counter() - tick
         queued_memory = int(server.info('memory')['used_memory']) - before
         length = int(server.llen('light'))
-        workers = _start_workers(2, env, root)
+        workers = start_workers(2, env, root)
         tick = time.perf_counter()
         for job in burst:
             job.get(timeout=600)
         drain = time.perf_counter() - tick
-        _stop(workers)
+        stop_workers(workers)
         result['burst'] = {
             'jobs': args.burst,
             'queue_length_after_enqueue': length,
