@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -22,3 +25,72 @@ def _fresh_domain_warnings() -> None:
     from torchgeo_cstf.models.domain import forget_domain_warnings
 
     forget_domain_warnings()
+
+
+def _block_offset(path: Path, x: int, y: int) -> int:
+    """Byte offset of block (x, y) of band 1 in a tiled GeoTIFF."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return int(src.get_tag_item(f'BLOCK_OFFSET_{x}_{y}', 'TIFF', bidx=1))
+
+
+def write_bad_rasters(directory: Path) -> dict[str, Path]:
+    """Rasters as they arrive broken, each named by what is wrong with it.
+
+    - ``truncated``: a 1024² COG (header first) cut inside its block (2, 2),
+      as a partial download leaves it: the first tiles read, later ones fail;
+    - ``corrupt``: a tiled GeoTIFF whose block (1, 1) is overwritten;
+    - ``nodata``: every pixel nodata; ``nan``: a float band of NaN only;
+    - ``line``: 1 × 300 pixels.
+    """
+    import numpy as np
+    import rasterio.shutil
+    from affine import Affine
+
+    from torchgeo_cstf.datasets.synthetic import generate_scene
+    from torchgeo_cstf.io import write_geotiff
+
+    directory.mkdir(parents=True, exist_ok=True)
+    transform = Affine(1.0, 0.0, 500000.0, 0.0, -1.0, 4000000.0)
+    good = directory / 'good-1024.tif'
+    generate_scene(good, (1024, 1024), 5, num_objects=12)
+    cog = directory / 'cog.tif'
+    rasterio.shutil.copy(good, cog, driver='COG', BLOCKSIZE=256)
+    truncated = directory / 'truncated.tif'
+    truncated.write_bytes(cog.read_bytes()[: _block_offset(cog, 2, 2) + 16])
+    corrupt = directory / 'corrupt.tif'
+    data = bytearray(good.read_bytes())
+    start = _block_offset(good, 1, 1)
+    data[start : start + 512] = bytes(512)
+    corrupt.write_bytes(bytes(data))
+    paths = {'truncated': truncated, 'corrupt': corrupt}
+    paths['nodata'] = directory / 'nodata.tif'
+    write_geotiff(
+        paths['nodata'],
+        np.zeros((3, 256, 256), np.uint8),
+        crs='EPSG:32633',
+        transform=transform,
+        nodata=0,
+    )
+    paths['nan'] = directory / 'nan.tif'
+    write_geotiff(
+        paths['nan'],
+        np.full((1, 256, 256), np.nan, np.float32),
+        crs='EPSG:32633',
+        transform=transform,
+    )
+    paths['line'] = directory / 'line.tif'
+    write_geotiff(
+        paths['line'],
+        np.full((3, 1, 300), 90, np.uint8),
+        crs='EPSG:32633',
+        transform=transform,
+    )
+    return paths
+
+
+@pytest.fixture
+def bad_rasters() -> Callable[[Path], dict[str, Path]]:
+    """Writes the broken rasters of :func:`write_bad_rasters` into a directory."""
+    return write_bad_rasters

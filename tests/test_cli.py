@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,38 @@ def test_export_writes_half_precision_weights(
     torch.testing.assert_close(
         restored.head.cls.weight, detector.head.cls.weight, atol=1e-3, rtol=1e-3
     )
+
+
+def test_broken_rasters_exit_2_with_their_code(
+    tmp_path: Path, bad_rasters: Callable[[Path], dict[str, Path]]
+) -> None:
+    bad = bad_rasters(tmp_path / 'bad')
+
+    def cstf(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, '-m', 'torchgeo_cstf.cli', *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    cases = {
+        'truncated': 'cannot read rows',
+        'nodata': 'no valid pixel',
+        'nan': 'no valid pixel',
+        'line': 'too small',
+    }
+    for name, message in cases.items():
+        result = cstf(
+            'detect', str(bad[name]), '--out', str(tmp_path / f'{name}.gpkg'), '--quiet'
+        )
+        assert result.returncode == 2, (name, result.stderr)
+        assert f'cstf: error: {bad[name]}: ' in result.stderr
+        assert message in result.stderr and 'Traceback' not in result.stderr
+        assert not (tmp_path / f'{name}.gpkg').exists()
+    good = tmp_path / 'bad' / 'good-1024.tif'
+    match = cstf(
+        'match', str(bad['truncated']), str(good), '--out', str(tmp_path / 'coreg')
+    )
+    assert match.returncode == 2, match.stderr
+    assert 'truncated or damaged' in match.stderr and 'Traceback' not in match.stderr

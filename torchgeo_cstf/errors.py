@@ -51,6 +51,18 @@ class NotARasterError(InputError):
     code = 'NOT_A_RASTER'
 
 
+class CorruptRasterError(InputError):
+    """A raster opens but some of its pixels cannot be read (truncated, corrupt, undecodable)."""
+
+    code = 'CORRUPT_RASTER'
+
+
+class EmptyInputError(InputError):
+    """An input holds nothing to work on (no valid pixel: all nodata or NaN)."""
+
+    code = 'EMPTY_INPUT'
+
+
 class NoCRSError(InputError):
     """A raster has no coordinate reference system where one is required."""
 

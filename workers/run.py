@@ -146,8 +146,13 @@ def merge_chunks(
             )
         )
     result = write_detection_outputs(job, job_id, merge_detections(parts))
-    shutil.rmtree(work_dir(job_dir(job.output_dir, job_id), 'parts'), True)
+    discard_chunks(job, job_id)
     return result
+
+
+def discard_chunks(job: DetectionJob, job_id: str) -> None:
+    """Remove the part files of a chunked job (merged, or failed)."""
+    shutil.rmtree(work_dir(job_dir(job.output_dir, job_id), 'parts'), True)
 
 
 def write_detection_outputs(

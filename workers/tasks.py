@@ -274,6 +274,7 @@ def merge_detections(
         failed = [c for c in chunks if c.get('status') != 'succeeded']
         if not failed and sorted(unique) != list(range(expected)):
             missing = sorted(set(range(expected)) - set(unique))
+            run.discard_chunks(job, job_id)
             return failure(
                 job_id,
                 kind,
@@ -286,6 +287,7 @@ def merge_detections(
             state='PROGRESS', meta={'stage': 'merge', 'done': total, 'total': total}
         )
         if failed:
+            run.discard_chunks(job, job_id)
             error = failed[0]['error']
             cancelled = failed[0].get('status') == 'cancelled'
             return failure(

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -8,7 +9,13 @@ import torch
 from affine import Affine
 from torch import Tensor
 
-from torchgeo_cstf.errors import InputError, InputNotFoundError, NotARasterError
+from torchgeo_cstf.errors import (
+    CorruptRasterError,
+    EmptyInputError,
+    InputError,
+    InputNotFoundError,
+    NotARasterError,
+)
 from torchgeo_cstf.inference import (
     count_tiles,
     detect_scene,
@@ -293,3 +300,32 @@ def test_resolve_detector_errors(tmp_path: Path) -> None:
         resolve_detector(tmp_path / 'other.ckpt')
     loaded = resolve_detector(CSTFDetector(backbone='regnetx_002', num_classes=2))
     assert loaded.class_names == ['class_0', 'class_1'] and not loaded.model.training
+
+
+def test_broken_rasters_get_typed_errors(
+    tmp_path: Path, bad_rasters: Callable[[Path], dict[str, Path]]
+) -> None:
+    bad = bad_rasters(tmp_path / 'bad')
+    loaded = _blobs()
+    # the header reads; the first tiles too; the cut block fails when read
+    with pytest.raises(CorruptRasterError, match='truncated or damaged') as info:
+        detect_scene(bad['truncated'], loaded, tile=256, overlap=0)
+    assert info.value.subject == str(bad['truncated'])
+    assert 'rows 512–767, cols 512–767' in str(info.value)
+    assert info.value.code == 'CORRUPT_RASTER'
+    with pytest.raises(CorruptRasterError, match='rows 256–511, cols 256–511'):
+        detect_scene(bad['corrupt'], loaded, tile=256, overlap=0)
+    for name in ('nodata', 'nan'):
+        with pytest.raises(EmptyInputError, match='no valid pixel') as empty:
+            detect_scene(bad[name], loaded, tile=128, overlap=0)
+        assert empty.value.code == 'EMPTY_INPUT'
+    with pytest.raises(InputError, match='300×1 px: too small'):
+        detect_scene(bad['line'], loaded)
+    # chunks of an all-nodata scene are each fine; their merge is not
+    parts = [
+        detect_tiles(bad['nodata'], loaded, tiles=[i], tile=128, overlap=0)
+        for i in range(4)
+    ]
+    assert [p.skipped for p in parts] == [1, 1, 1, 1]
+    with pytest.raises(EmptyInputError):
+        merge_detections(parts)

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ from rasterio.windows import Window
 
 from torchgeo_cstf.errors import (
     BandCountError,
+    CorruptRasterError,
     InputError,
     InputNotFoundError,
     NoCRSError,
@@ -168,3 +170,29 @@ def test_tile_windows_cover_the_image() -> None:
         list(tile_windows(100, 100, 64, 64))
     with pytest.raises(InputError, match='size'):
         list(tile_windows(100, 100, 0))
+
+
+def test_read_window_counts_nan_as_nodata(tmp_path: Path) -> None:
+    image = np.ones((2, 8, 8), np.float32)
+    image[0, 2, 3] = np.nan
+    image[1, 5, 5] = np.inf
+    write_geotiff(tmp_path / 'f.tif', image, crs='EPSG:32633', transform=TRANSFORM)
+    with open_raster(tmp_path / 'f.tif') as src:
+        data = read_window(src, Window(0, 0, 8, 8))
+    assert data.valid.sum() == 62
+    assert not data.valid[2, 3] and not data.valid[5, 5]
+
+
+def test_unreadable_pixels_name_the_file_and_the_window(
+    tmp_path: Path, bad_rasters: Callable[[Path], dict[str, Path]]
+) -> None:
+    bad = bad_rasters(tmp_path)
+    with open_raster(bad['corrupt']) as src:
+        assert read_window(src, Window(0, 0, 256, 256)).valid.all()  # intact block
+        with pytest.raises(CorruptRasterError) as info:
+            read_window(src, Window(200, 200, 100, 100))
+    message = str(info.value)
+    assert message.startswith(
+        f'{bad["corrupt"]}: cannot read rows 200–299, cols 200–299'
+    )
+    assert 'compression DEFLATE' in message

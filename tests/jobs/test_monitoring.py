@@ -14,7 +14,6 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.jobs.conftest import Worker, free_port, job_client, write_scene
 from torchgeo_cstf.jobs import submit_detection
 from torchgeo_cstf.jobs.depth import (
     PRIORITY_SEPARATOR,
@@ -23,6 +22,8 @@ from torchgeo_cstf.jobs.depth import (
     queue_depths,
 )
 from torchgeo_cstf.jobs.stamp import PUBLISHED_HEADER
+
+from .conftest import Worker, free_port, job_client, write_scene
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

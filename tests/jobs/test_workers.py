@@ -182,10 +182,15 @@ def _no_crs_raster(path: Path) -> Path:
 
 
 def test_bad_inputs_are_answered_and_the_worker_keeps_serving(
-    redis_url: str, roots: Path, tmp_path: Path, start_worker: Callable[..., Worker]
+    redis_url: str,
+    roots: Path,
+    tmp_path: Path,
+    start_worker: Callable[..., Worker],
+    bad_rasters: Callable[[Path], dict[str, Path]],
 ) -> None:
     env, client = job_client(redis_url, roots)
     good = write_scene(roots / 'good.tif', seed=1)
+    bad = bad_rasters(roots / 'bad')
     far = roots / 'far.tif'
     generate_scene(far, (256, 256), 2, origin=(900000.0, 100000.0))
     (roots / 'fake.tif').write_text('this is not a raster')
@@ -204,6 +209,8 @@ def test_bad_inputs_are_answered_and_the_worker_keeps_serving(
             str(good), parameters={'detector': 'cstf_detector_nonexistent'}
         ),
         'BAD_JOB_SPEC': {'kind': 'detect', 'output_dir': out},
+        'CORRUPT_RASTER': detect(str(bad['corrupt']), parameters={'tile': 256}),
+        'EMPTY_INPUT': detect(str(bad['nan'])),
         'NO_OVERLAP': {
             'kind': 'match', 'reference': str(good), 'query': str(far),
             'output_dir': out,

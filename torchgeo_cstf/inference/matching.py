@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ..errors import InputError, ModelNotFoundError
 from ..io.coords import parse_crs, pixel_map, pixel_to_map, reproject_xy
 from ..io.radiometry import percentile_stretch
-from ..io.raster import open_raster
+from ..io.raster import open_raster, read_pixels
 from ..models.dense import DenseMatcher
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.registry import (
@@ -125,8 +125,13 @@ def load_image(image: ImageInput, max_size: int) -> LoadedImage:
                 max(round(src.height / scale), 1),
                 max(round(src.width / scale), 1),
             )
-            data = src.read(out_shape=shape, resampling=Resampling.average)
-            mask = src.read_masks(1, out_shape=shape[1:]) > 0
+            where = 'a decimated overview'
+            data = read_pixels(
+                src, where, out_shape=shape, resampling=Resampling.average
+            )
+            mask = (
+                read_pixels(src, where, masks=True, indexes=1, out_shape=shape[1:]) > 0
+            )
             return LoadedImage(
                 percentile_stretch(data, mask),
                 src.height / shape[1],

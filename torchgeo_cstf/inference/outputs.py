@@ -19,7 +19,7 @@ from ..datasets.synthetic.plot import CLASS_COLOURS, display_image, draw_boxes
 from ..io.atomic import atomic_output
 from ..io.coords import parse_crs, pixel_to_map, reproject_xy
 from ..io.radiometry import percentile_stretch
-from ..io.raster import open_raster
+from ..io.raster import open_raster, read_pixels
 from ..io.vector import Feature, write_features
 from ..ops.boxes import cxcywhr_to_poly
 from .scene import SceneDetections
@@ -166,10 +166,15 @@ def write_quicklook(
     shape = (max(round(info.height / scale), 1), max(round(info.width / scale), 1))
     with open_raster(info.path) as src:
         bands = [1, 2, 3] if src.count >= 3 else [1]
-        data = src.read(
-            bands, out_shape=(len(bands), *shape), resampling=Resampling.average
+        where = 'a decimated overview'
+        data = read_pixels(
+            src,
+            where,
+            indexes=bands,
+            out_shape=(len(bands), *shape),
+            resampling=Resampling.average,
         )
-        valid = src.read_masks(1, out_shape=shape) > 0
+        valid = read_pixels(src, where, masks=True, indexes=1, out_shape=shape) > 0
     image = display_image(percentile_stretch(data, valid))
     boxes = detections.boxes.double().clone()
     boxes[:, :4] /= scale

@@ -13,14 +13,14 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from ..errors import InputError
+from ..errors import EmptyInputError, InputError
 from ..io.raster import RasterInfo, read_raster_info, tile_windows
 from ..models.detector import CSTFDetector
 from ..models.domain import InputFacts, warn_domain
 from ..ops.boxes import canonicalize_cxcywhr, cxcywhr_to_xyxy
 from ..ops.nms import batched_rotated_nms
 from .detectors import LoadedDetector, resolve_detector
-from .tiles import Tile, TileReader
+from .tiles import NO_VALID_PIXEL, Tile, TileReader
 
 #: boxes closer than this (pixels) to a tile edge shared with a neighbour are
 #: left to the neighbour, which sees the whole object
@@ -266,6 +266,7 @@ def detect_tiles(
         reference,
         tiles,
         loaded.stretch,
+        min_side=max(detector.strides),
     )
     width, height = reader.info.width, reader.info.height
     mismatches: list[str] = []
@@ -341,6 +342,7 @@ def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
 
     Raises:
         InputError: no parts, or parts of different scenes or models.
+        EmptyInputError: every tile of the scene was empty (nodata or NaN).
     """
     if not parts:
         raise InputError('parts', 'no detections to merge')
@@ -354,6 +356,8 @@ def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
             raise InputError(
                 'parts', 'come from different scenes or models; cannot merge them'
             )
+    if sum(p.skipped for p in parts) == sum(p.tiles for p in parts):
+        raise EmptyInputError(first.info.path, NO_VALID_PIXEL)
     boxes, scores, labels = _concatenate([(p.boxes, p.scores, p.labels) for p in parts])
     kept = batched_rotated_nms(boxes, scores, labels, first.nms_threshold)
     return replace(

@@ -13,13 +13,15 @@ import numpy as np
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..errors import InputError
+from ..errors import EmptyInputError, InputError
 from ..io.cache import capped_block_cache
 from ..io.radiometry import fit_bands
-from ..io.raster import RasterInfo, open_raster, read_window, tile_windows
+from ..io.raster import RasterInfo, open_raster, read_pixels, read_window, tile_windows
 
 #: longest side of the overview read to set the percentile stretch of non-uint8 scenes
 OVERVIEW_SIZE = 1024
+#: why an input with nothing to detect is refused
+NO_VALID_PIXEL = 'has no valid pixel (all nodata or NaN): nothing to detect'
 #: percentiles of the stretch of non-uint8 scenes
 STRETCH_PERCENTILES = (2.0, 98.0)
 
@@ -99,13 +101,18 @@ def scene_normalisation(
         )
     scale = max(max(src.height, src.width) / OVERVIEW_SIZE, 1.0)
     shape = (count, max(round(src.height / scale), 1), max(round(src.width / scale), 1))
-    data = src.read(out_shape=shape, resampling=Resampling.nearest, masked=True)
-    valid = ~np.ma.getmaskarray(data).any(axis=0)
+    data = read_pixels(
+        src,
+        'a decimated overview',
+        out_shape=shape,
+        resampling=Resampling.nearest,
+        masked=True,
+    )
+    values = np.asarray(data.data, dtype=np.float64)
+    valid = ~np.ma.getmaskarray(data).any(axis=0) & np.isfinite(values).all(axis=0)
     if not valid.any():
-        raise InputError(src.name, 'has no valid pixel (all nodata)')
-    values = np.asarray(data.data, dtype=np.float64)[:, valid]
-    if not np.isfinite(values).all():
-        values = np.where(np.isfinite(values), values, np.nan)
+        raise EmptyInputError(src.name, NO_VALID_PIXEL)
+    values = values[:, valid]
     p_low, p_high = np.nanpercentile(values, STRETCH_PERCENTILES, axis=1)
     to_low, to_high = (targets or StretchTargets()).per_band(count)
     # (value - low) / (high - low) sends p_low to to_low and p_high to to_high
@@ -168,6 +175,12 @@ class TileReader:
             whole scene (default all).
         targets: where stretched scenes put their percentiles (see
             :func:`scene_normalisation`).
+        min_side: the smallest scene side accepted (a detector's coarsest
+            stride: a smaller scene is less than one cell of its output).
+
+    Raises:
+        InputError: the scene is smaller than ``min_side``.
+        EmptyInputError: a stretched (non-uint8) scene has no valid pixel.
     """
 
     def __init__(
@@ -180,10 +193,17 @@ class TileReader:
         reference: str | os.PathLike[str] | None = None,
         indexes: Sequence[int] | None = None,
         targets: StretchTargets | None = None,
+        min_side: int = 1,
     ) -> None:
         """Open the scene and plan the tiles; see the class docstring."""
         with open_raster(path) as src:
             self.info = RasterInfo.from_dataset(src)
+            if min(self.info.width, self.info.height) < min_side:
+                raise InputError(
+                    path,
+                    f'is {self.info.width}×{self.info.height} px: too small to hold '
+                    f'objects (the model needs at least {min_side} px a side)',
+                )
             self.normalisation = scene_normalisation(src, targets)
         self.reference_path = reference
         rasters = [self.info]

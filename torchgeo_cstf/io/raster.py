@@ -11,12 +11,13 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import RasterioIOError
+from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from ..errors import (
     BandCountError,
+    CorruptRasterError,
     InputError,
     InputNotFoundError,
     NoCRSError,
@@ -226,6 +227,52 @@ class WindowData:
     window: Window
 
 
+def _reason(err: BaseException) -> str:
+    """GDAL's own message: rasterio's "Read failed" points at its cause."""
+    cause = err.__cause__ or err.__context__
+    return str(cause or err).strip() or type(err).__name__
+
+
+def read_pixels(
+    src: DatasetReader, where: str, *, masks: bool = False, **options: Any
+) -> np.ndarray[Any, Any]:
+    """``src.read(**options)`` (or ``read_masks``), a failure named as a corrupt file.
+
+    Args:
+        src: an open dataset.
+        where: what is read, for the message (``rows 0–511, cols 0–511``, ``an
+            overview``).
+        masks: read the validity masks instead of the values.
+        **options: arguments of ``DatasetReader.read`` / ``read_masks``.
+
+    Returns:
+        The array read.
+
+    Raises:
+        CorruptRasterError: GDAL cannot read or decode those pixels: a
+            truncated file (a partial download), a damaged block, or a
+            compression this GDAL cannot decode.
+    """
+    try:
+        array = src.read_masks(**options) if masks else src.read(**options)
+    except RasterioError as err:
+        compression = getattr(src.compression, 'value', src.compression)
+        codec = f', compression {compression}' if compression else ''
+        raise CorruptRasterError(
+            src.name,
+            f'cannot read {where} ({_reason(err)}{codec}): the file is truncated '
+            'or damaged (a partial download?) or its encoding is not supported',
+        ) from err
+    return np.asanyarray(array)
+
+
+def describe_window(window: Window) -> str:
+    """``rows 512–1023, cols 0–511`` (inclusive pixel ranges)."""
+    row, col = round(window.row_off), round(window.col_off)
+    height, width = round(window.height), round(window.width)
+    return f'rows {row}–{row + height - 1}, cols {col}–{col + width - 1}'
+
+
 def read_window(
     src: DatasetReader, window: Window, *, bands: Sequence[int] | None = None
 ) -> WindowData:
@@ -237,7 +284,11 @@ def read_window(
         bands: 1-based band indexes to read (default: all).
 
     Returns:
-        The pixels and their validity mask.
+        The pixels and their validity mask; NaN and infinite values of float
+        bands count as nodata.
+
+    Raises:
+        CorruptRasterError: the window's pixels cannot be read.
     """
     indexes = list(bands) if bands is not None else list(range(1, src.count + 1))
     fill = src.nodata if src.nodata is not None else 0
@@ -254,9 +305,12 @@ def read_window(
         inner = Window(left, top, right - left, bottom - top)
         rows = slice(top - row, bottom - row)
         cols = slice(left - col, right - col)
-        array[:, rows, cols] = src.read(indexes, window=inner)
-        masks = src.read_masks(indexes, window=inner)
+        where = describe_window(inner)
+        array[:, rows, cols] = read_pixels(src, where, indexes=indexes, window=inner)
+        masks = read_pixels(src, where, masks=True, indexes=indexes, window=inner)
         valid[rows, cols] = np.all(masks > 0, axis=0)
+        if np.issubdtype(dtype, np.floating):
+            valid &= np.isfinite(array).all(axis=0)
     return WindowData(array=array, valid=valid, window=window)
 
 
