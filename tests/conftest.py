@@ -42,7 +42,8 @@ def write_bad_rasters(directory: Path) -> dict[str, Path]:
       as a partial download leaves it: the first tiles read, later ones fail;
     - ``corrupt``: a tiled GeoTIFF whose block (1, 1) is overwritten;
     - ``nodata``: every pixel nodata; ``nan``: a float band of NaN only;
-    - ``line``: 1 × 300 pixels.
+    - ``line``: 1 × 300 pixels;
+    - ``unknown_codec``: a GeoTIFF whose compression tag names no codec.
     """
     import numpy as np
     import rasterio.shutil
@@ -87,10 +88,28 @@ def write_bad_rasters(directory: Path) -> dict[str, Path]:
         crs='EPSG:32633',
         transform=transform,
     )
+    paths['unknown_codec'] = _with_compression_code(
+        paths['line'], directory / 'unknown_codec.tif', 65000
+    )
     return paths
 
 
-@pytest.fixture
+def _with_compression_code(source: Path, target: Path, code: int) -> Path:
+    """A copy of a little-endian GeoTIFF whose Compression tag says ``code``."""
+    import struct
+
+    data = bytearray(source.read_bytes())
+    assert data[:2] == b'II', 'little-endian TIFF expected'
+    directory = struct.unpack_from('<I', data, 4)[0]
+    (count,) = struct.unpack_from('<H', data, directory)
+    for index in range(count):
+        entry = directory + 2 + 12 * index
+        if struct.unpack_from('<H', data, entry)[0] == 259:  # Compression
+            struct.pack_into('<H', data, entry + 8, code)
+            target.write_bytes(bytes(data))
+            return target
+    raise AssertionError(f'{source}: no Compression tag')
+
 def bad_rasters() -> Callable[[Path], dict[str, Path]]:
     """Writes the broken rasters of :func:`write_bad_rasters` into a directory."""
     return write_bad_rasters

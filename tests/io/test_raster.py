@@ -196,3 +196,11 @@ def test_unreadable_pixels_name_the_file_and_the_window(
         f'{bad["corrupt"]}: cannot read rows 200–299, cols 200–299'
     )
     assert 'compression DEFLATE' in message
+
+
+def test_a_compression_without_codec_is_not_a_raster(
+    tmp_path: Path, bad_rasters: Callable[[Path], dict[str, Path]]
+) -> None:
+    path = bad_rasters(tmp_path)['unknown_codec']
+    with pytest.raises(NotARasterError, match='missing codec of code 65000'):
+        open_raster(path)
