@@ -110,6 +110,8 @@ def _with_compression_code(source: Path, target: Path, code: int) -> Path:
             return target
     raise AssertionError(f'{source}: no Compression tag')
 
+
+@pytest.fixture
 def bad_rasters() -> Callable[[Path], dict[str, Path]]:
     """Writes the broken rasters of :func:`write_bad_rasters` into a directory."""
     return write_bad_rasters
