@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from torchgeo_cstf.cli import main
+from torchgeo_cstf.cli.jobs import check_workers_package
 
 from .conftest import job_env, write_scene
 
@@ -109,3 +110,18 @@ def test_transient_errors_are_told_apart() -> None:
     assert not _transient(FileNotFoundError(errno.ENOENT, 'gone'))
     assert not _transient(PermissionError(errno.EACCES, 'denied'))
     assert not _transient(ValueError('bad'))
+
+
+def test_a_foreign_workers_package_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = check_workers_package()
+    assert Path(ours, 'heartbeat.py').is_file()
+    # a project of the user's with its own workers/ folder, where the worker starts
+    (tmp_path / 'workers').mkdir()
+    (tmp_path / 'workers' / '__init__.py').write_text('"""Some other workers."""\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(['worker', '--dry-run']) == 2
+    err = capsys.readouterr().err
+    assert f"'workers' found at {tmp_path / 'workers'} is not torchgeo-cstf's" in err
+    assert 'has no app.py, tasks.py' in err

@@ -177,6 +177,51 @@ def worker_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]
     return command, env
 
 
+#: modules only torchgeo-cstf's ``workers`` package has
+WORKER_MODULES = ('app.py', 'tasks.py', 'run.py', 'runtime.py', 'heartbeat.py')
+
+
+def check_workers_package(directory: str | None = None) -> str:
+    """Where Celery will find ``workers``; fail if it is not torchgeo-cstf's.
+
+    ``workers`` is a generic top-level name: another installed package, or a
+    ``workers/`` folder in the directory the worker starts in (Celery puts it
+    first on the path), would shadow ours. The package is located without
+    being imported.
+
+    Args:
+        directory: the directory the worker starts in (default the current one).
+
+    Returns:
+        The folder of the ``workers`` package found.
+
+    Raises:
+        ConfigError: none is found, or the one found is not torchgeo-cstf's.
+    """
+    from importlib.machinery import PathFinder
+
+    from ..errors import ConfigError
+
+    spec = PathFinder.find_spec('workers', [directory or os.getcwd(), *sys.path])
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        raise ConfigError(
+            "the package 'workers' of torchgeo-cstf is not installed; reinstall "
+            'torchgeo-cstf'
+        )
+    folder = locations[0]
+    missing = [
+        name for name in WORKER_MODULES if not os.path.isfile(f'{folder}/{name}')
+    ]
+    if missing:
+        raise ConfigError(
+            f"the package 'workers' found at {folder} is not torchgeo-cstf's (it "
+            f'has no {", ".join(missing)}): another package or folder of that name '
+            'shadows it; start the worker from another directory or remove it'
+        )
+    return folder
+
+
 def _worker(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..jobs import QUEUES, JobSettings, WorkerSettings
@@ -185,6 +230,7 @@ def _worker(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError('--queues', f'unknown queue(s) {unknown}; known: {QUEUES}')
     command, env = worker_command(args)
+    check_workers_package()
     JobSettings.from_env(env)  # fail here, in one line, on a bad configuration
     metrics_port = WorkerSettings.from_env(env).metrics_port
     if args.dry_run:
