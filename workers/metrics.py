@@ -11,7 +11,7 @@ variable must belong to this one worker: samples left in it by an earlier
 run are removed at import.
 
 Metrics (``task`` is the Celery task's short name: ``match``, ``detect``,
-``detect_chunk``, ``merge_detections``, ``pipeline``, ``ping``):
+``detect_chunk``, ``merge_chunks``, ``pipeline``, ``ping``):
 
 - ``cstf_jobs_total{task,status,code}``: jobs that ended (``status``
   succeeded / failed / cancelled; ``code`` the error code, empty on success);

@@ -101,21 +101,11 @@ def detect_chunk(
         'chunk': chunk,
         'path': str(path),
         'objects': len(found),
-        'class_names': found.class_names,
-        'acquisition_id': found.acquisition_id,
-        'model_name': found.model_name,
-        'model_version': found.model_version,
-        'tiles': found.tiles,
-        'skipped': found.skipped,
-        'seconds': found.seconds,
-        'model_seconds': found.model_seconds,
-        'nms_threshold': found.nms_threshold,
-        'load_seconds': found.load_seconds,
-        'domain_warnings': list(found.domain_warnings),
+        **found.to_dict(),
     }
 
 
-def merge_chunks(
+def write_merged_chunks(
     job: DetectionJob, job_id: str, chunks: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
     """Merge the parts of a chunked detection into one output (cross-tile NMS)."""
@@ -127,22 +117,8 @@ def merge_chunks(
                 torch.from_numpy(arrays[k]) for k in ('boxes', 'scores', 'labels')
             )
         parts.append(
-            SceneDetections(
-                boxes,
-                scores,
-                labels,
-                list(chunk['class_names']),
-                info,
-                chunk['acquisition_id'],
-                chunk['model_name'],
-                chunk['model_version'],
-                int(chunk['tiles']),
-                int(chunk['skipped']),
-                float(chunk['seconds']),
-                float(chunk['model_seconds']),
-                float(chunk['nms_threshold']),
-                float(chunk['load_seconds']),
-                tuple(chunk.get('domain_warnings', ())),
+            SceneDetections.from_dict(
+                chunk, boxes=boxes, scores=scores, labels=labels, info=info
             )
         )
     result = write_detection_outputs(job, job_id, merge_detections(parts))

@@ -2,7 +2,7 @@
 
 ``cstf.match`` and ``cstf.pipeline`` go to the ``matching`` queue,
 ``cstf.detect`` and its chunks to ``detection``, the chord callback
-``cstf.merge_detections`` and ``cstf.ping`` to ``light``.
+``cstf.merge_chunks`` and ``cstf.ping`` to ``light``.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Detect objects in a scene (a :class:`DetectionJob`).
 
     Scenes of more than ``CSTF_CHUNK_TILES`` tiles fan out into chunks on the
-    ``detection`` queue, merged by ``cstf.merge_detections``; this task is
+    ``detection`` queue, merged by ``cstf.merge_chunks``; this task is
     replaced by that chord and its id becomes the callback's.
     """
     job_id = str(self.request.id)
@@ -219,7 +219,7 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
             state='PROGRESS', meta={'stage': 'detect', 'done': 0, 'total': total}
         )
         logger.info('%s: %d tiles in %d chunks', job_id, total, len(chunks))
-        merge = merge_detections.s(spec, job_id, len(chunks))
+        merge = merge_chunks.s(spec, job_id, len(chunks))
         raise self.replace(chord(chunks, merge))
 
     return _guarded(self, spec, job_id, body, 'detect')
@@ -252,8 +252,8 @@ def detect_chunk(
     return _guarded(self, spec, job_id, body, 'detect', reuse=False)
 
 
-@app.task(name='cstf.merge_detections', bind=True)
-def merge_detections(
+@app.task(name='cstf.merge_chunks', bind=True)
+def merge_chunks(
     self: Task[Any, Any],
     chunks: list[dict[str, Any]],
     spec: dict[str, Any],
@@ -293,7 +293,7 @@ def merge_detections(
             return failure(
                 job_id, kind, error['code'], error['message'], cancelled=cancelled
             )
-        return run.merge_chunks(job, job_id, list(unique.values()))
+        return run.write_merged_chunks(job, job_id, list(unique.values()))
 
     return _guarded(self, spec, job_id, body, 'detect')
 

@@ -1,3 +1,4 @@
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from torchgeo_cstf.errors import (
     NotARasterError,
 )
 from torchgeo_cstf.inference import (
+    SceneDetections,
     count_tiles,
     detect_scene,
     detect_tiles,
@@ -329,3 +331,19 @@ def test_broken_rasters_get_typed_errors(
     assert [p.skipped for p in parts] == [1, 1, 1, 1]
     with pytest.raises(EmptyInputError):
         merge_detections(parts)
+
+
+def test_scene_detections_round_trip_through_json(tmp_path: Path) -> None:
+    _scene(tmp_path / 'scene.tif', BOXES)
+    found = detect_scene(tmp_path / 'scene.tif', _blobs(), tile=128, overlap=64)
+    record = json.loads(json.dumps({'chunk': 3, **found.to_dict()}))
+    again = SceneDetections.from_dict(
+        record,
+        boxes=found.boxes,
+        scores=found.scores,
+        labels=found.labels,
+        info=found.info,
+    )
+    assert again.to_dict() == found.to_dict()  # every field back, extra keys ignored
+    assert again.info == found.info and torch.equal(again.boxes, found.boxes)
+    assert 'boxes' not in record and record['tiles'] == found.tiles == 36

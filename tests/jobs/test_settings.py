@@ -29,7 +29,7 @@ def test_defaults_and_celery_guarantees(tmp_path: Path) -> None:
     assert config['broker_transport_options']['unacked_restore_throttle'] == 1
     assert config['task_routes']['cstf.detect'] == {'queue': 'detection'}
     assert config['task_routes']['cstf.match'] == {'queue': 'matching'}
-    assert config['task_routes']['cstf.merge_detections'] == {'queue': 'light'}
+    assert config['task_routes']['cstf.merge_chunks'] == {'queue': 'light'}
     assert set(ROUTES.values()) == {'matching', 'detection', 'light'}
     assert 'broker_use_ssl' not in config
 

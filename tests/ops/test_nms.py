@@ -9,6 +9,7 @@ from torchvision.ops import box_convert, nms
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.ops import (
     batched_rotated_nms,
+    merge_boxes,
     rotated_box_iou,
     rotated_box_iou_pairs,
     rotated_nms,
@@ -233,3 +234,30 @@ def test_cuda_matches_cpu():
             boxes.cuda(), scores.cuda(), labels.cuda(), threshold
         )
         assert torch.equal(cuda.cpu(), cpu)
+
+
+def test_merge_boxes_is_nms_over_all_parts() -> None:
+    first = (
+        torch.tensor(
+            [[50.0, 50, 40, 10, 0], [200, 200, 30, 30, 45]], dtype=torch.float64
+        ),
+        torch.tensor([0.9, 0.5], dtype=torch.float64),
+        torch.tensor([0, 1]),
+    )
+    # the same ship seen again by a neighbouring tile, a little weaker and shifted
+    second = (
+        torch.tensor(
+            [[52.0, 50, 40, 10, 2], [400, 80, 20, 8, 10]], dtype=torch.float64
+        ),
+        torch.tensor([0.8, 0.7], dtype=torch.float64),
+        torch.tensor([0, 0]),
+    )
+    boxes, scores, labels = merge_boxes([first, second], 0.5)
+    assert scores.tolist() == [0.9, 0.7, 0.5]  # the weaker duplicate is gone
+    assert labels.tolist() == [0, 0, 1] and labels.dtype == torch.long
+    torch.testing.assert_close(boxes[1], second[0][1])
+    # class-wise: the same box in another class survives
+    other = (first[0][:1], torch.tensor([0.6], dtype=torch.float64), torch.tensor([2]))
+    assert len(merge_boxes([first, other], 0.5)[0]) == 3
+    empty = merge_boxes([], 0.5)
+    assert [t.shape for t in empty] == [(0, 5), (0,), (0,)]

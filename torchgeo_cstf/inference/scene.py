@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from ..io.raster import RasterInfo, read_raster_info, tile_windows
 from ..models.detector import CSTFDetector
 from ..models.domain import InputFacts, warn_domain
 from ..ops.boxes import canonicalize_cxcywhr, cxcywhr_to_xyxy
-from ..ops.nms import batched_rotated_nms
+from ..ops.nms import concatenate_boxes, merge_boxes
 from .detectors import LoadedDetector, resolve_detector
 from .tiles import NO_VALID_PIXEL, Tile, TileReader
 
@@ -29,7 +30,7 @@ EDGE_MARGIN = 2.0
 TILE_MULTIPLE = 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SceneDetections:
     """Objects found in a scene.
 
@@ -90,6 +91,66 @@ class SceneDetections:
             boxes=self.boxes[keep],
             scores=self.scores[keep],
             labels=self.labels[keep],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the boxes, scores, labels and the raster header, as JSON values.
+
+        The job workers send this with the chunks of a large scene (the boxes
+        travel in a file); :meth:`from_dict` rebuilds the detections.
+        """
+        return {
+            'class_names': list(self.class_names),
+            'acquisition_id': self.acquisition_id,
+            'model_name': self.model_name,
+            'model_version': self.model_version,
+            'tiles': self.tiles,
+            'skipped': self.skipped,
+            'seconds': self.seconds,
+            'model_seconds': self.model_seconds,
+            'nms_threshold': self.nms_threshold,
+            'load_seconds': self.load_seconds,
+            'domain_warnings': list(self.domain_warnings),
+        }
+
+    @classmethod
+    def from_dict(
+        cls,
+        record: Mapping[str, Any],
+        *,
+        boxes: Tensor,
+        scores: Tensor,
+        labels: Tensor,
+        info: RasterInfo,
+    ) -> SceneDetections:
+        """Detections from :meth:`to_dict`'s record (extra keys are ignored).
+
+        Args:
+            record: the record.
+            boxes: (N, 5) CXCYWHR boxes in scene pixels.
+            scores: (N,) scores.
+            labels: (N,) class indexes.
+            info: the scene's header.
+
+        Returns:
+            The detections.
+        """
+        return cls(
+            boxes=boxes,
+            scores=scores,
+            labels=labels,
+            info=info,
+            class_names=list(record['class_names']),
+            acquisition_id=str(record['acquisition_id']),
+            model_name=str(record['model_name']),
+            model_version=str(record['model_version']),
+            tiles=int(record['tiles']),
+            skipped=int(record['skipped']),
+            seconds=float(record['seconds']),
+            model_seconds=float(record['model_seconds']),
+            nms_threshold=float(record['nms_threshold']),
+            load_seconds=float(record['load_seconds']),
+            domain_warnings=tuple(record.get('domain_warnings', ())),
         )
 
     def counts(self) -> dict[str, int]:
@@ -309,23 +370,25 @@ def detect_tiles(
     bar.close()
     if on_tiles is not None:
         on_tiles(len(reader), len(reader))
-    boxes, scores, labels = _concatenate(found)
+    boxes, scores, labels = concatenate_boxes(found)
     return SceneDetections(
-        boxes,
-        scores,
-        labels,
-        loaded.class_names,
-        reader.info,
-        acquisition_id or Path(raster).stem,
-        loaded.name,
-        loaded.version,
-        len(reader),
-        reader.skipped,
-        time.perf_counter() - start,
-        model_seconds,
-        detector.nms_threshold if nms_threshold is None else nms_threshold,
-        load_seconds,
-        tuple(mismatches),
+        boxes=boxes,
+        scores=scores,
+        labels=labels,
+        class_names=loaded.class_names,
+        info=reader.info,
+        acquisition_id=acquisition_id or Path(raster).stem,
+        model_name=loaded.name,
+        model_version=loaded.version,
+        tiles=len(reader),
+        skipped=reader.skipped,
+        seconds=time.perf_counter() - start,
+        model_seconds=model_seconds,
+        nms_threshold=detector.nms_threshold
+        if nms_threshold is None
+        else nms_threshold,
+        load_seconds=load_seconds,
+        domain_warnings=tuple(mismatches),
     )
 
 
@@ -358,13 +421,14 @@ def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
             )
     if sum(p.skipped for p in parts) == sum(p.tiles for p in parts):
         raise EmptyInputError(first.info.path, NO_VALID_PIXEL)
-    boxes, scores, labels = _concatenate([(p.boxes, p.scores, p.labels) for p in parts])
-    kept = batched_rotated_nms(boxes, scores, labels, first.nms_threshold)
+    boxes, scores, labels = merge_boxes(
+        [(p.boxes, p.scores, p.labels) for p in parts], first.nms_threshold
+    )
     return replace(
         first,
-        boxes=boxes[kept],
-        scores=scores[kept],
-        labels=labels[kept],
+        boxes=boxes,
+        scores=scores,
+        labels=labels,
         tiles=sum(p.tiles for p in parts),
         skipped=sum(p.skipped for p in parts),
         seconds=sum(p.seconds for p in parts),
@@ -373,20 +437,4 @@ def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
         domain_warnings=tuple(
             dict.fromkeys(w for p in parts for w in p.domain_warnings)
         ),
-    )
-
-
-def _concatenate(
-    found: Sequence[tuple[Tensor, Tensor, Tensor]],
-) -> tuple[Tensor, Tensor, Tensor]:
-    if not found:
-        return (
-            torch.zeros(0, 5, dtype=torch.float64),
-            torch.zeros(0, dtype=torch.float64),
-            torch.zeros(0, dtype=torch.long),
-        )
-    return (
-        torch.cat([f[0] for f in found]),
-        torch.cat([f[1] for f in found]),
-        torch.cat([f[2] for f in found]).long(),
     )

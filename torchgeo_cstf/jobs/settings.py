@@ -23,7 +23,7 @@ ROUTES = {
     'cstf.pipeline': 'matching',
     'cstf.detect': 'detection',
     'cstf.detect_chunk': 'detection',
-    'cstf.merge_detections': 'light',
+    'cstf.merge_chunks': 'light',
     'cstf.ping': 'light',
 }
 #: every queue, GPU work first

@@ -18,6 +18,8 @@ NumPy on the CPU; everything else stays on the boxes' device.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -184,3 +186,49 @@ def _greedy_nms(
             block = block[_survivors_of_block(geo, block, thr)]
         kept = torch.cat((kept, block))
     return order[kept]
+
+
+def concatenate_boxes(
+    parts: Sequence[tuple[Tensor, Tensor, Tensor]],
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Concatenate (boxes, scores, labels) triples; empty float64/long tensors if none.
+
+    Args:
+        parts: ``(boxes (N, 5), scores (N,), labels (N,))`` triples.
+
+    Returns:
+        The concatenated boxes, scores and labels (labels as ``long``).
+    """
+    if not parts:
+        return (
+            torch.zeros(0, 5, dtype=torch.float64),
+            torch.zeros(0, dtype=torch.float64),
+            torch.zeros(0, dtype=torch.long),
+        )
+    return (
+        torch.cat([part[0] for part in parts]),
+        torch.cat([part[1] for part in parts]),
+        torch.cat([part[2] for part in parts]).long(),
+    )
+
+
+def merge_boxes(
+    parts: Sequence[tuple[Tensor, Tensor, Tensor]], iou_threshold: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Merge the detections of parts of one image (tiles, chunks, patches).
+
+    The one merge of tiled detections: the parts' boxes, already in the
+    image's pixel frame, are concatenated and go through class-wise rotated
+    NMS. Scene inference, the job workers' chunk merge and the DOTA patch
+    merge all call it.
+
+    Args:
+        parts: ``(boxes (N, 5) CXCYWHR, scores (N,), labels (N,))`` per part.
+        iou_threshold: the NMS threshold.
+
+    Returns:
+        The kept boxes, scores and labels, by decreasing score.
+    """
+    boxes, scores, labels = concatenate_boxes(parts)
+    keep = batched_rotated_nms(boxes, scores, labels, iou_threshold)
+    return boxes[keep], scores[keep], labels[keep]

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
 from ...errors import InputError
 from ...io.atomic import atomic_output
 from ...ops.boxes import cxcywhr_to_poly
-from ...ops.nms import batched_rotated_nms
+from ...ops.nms import merge_boxes
 from .dataset import PatchOrigin
 
 
@@ -64,7 +63,8 @@ def merge_patch_predictions(
     Boxes move by the patch's offset and are divided by its rate
     (``cx = (px + x) / rate``, likewise ``cy``, ``w``, ``h``; angles are kept);
     the detections of all patches and rates of an image then go through
-    class-wise rotated NMS (:func:`~torchgeo_cstf.ops.batched_rotated_nms`).
+    class-wise rotated NMS (:func:`~torchgeo_cstf.ops.merge_boxes`, the merge of
+    scene inference too).
 
     Args:
         predictions: per-patch detections, in patch pixels.
@@ -87,14 +87,10 @@ def merge_patch_predictions(
         gathered.setdefault(origin.image_id, []).append(
             Detections(boxes, prediction.scores, prediction.labels.long())
         )
-    merged: dict[str, Detections] = {}
-    for image_id, parts in gathered.items():
-        boxes, scores, labels = (
-            torch.cat(values) for values in zip(*parts, strict=True)
-        )
-        keep = batched_rotated_nms(boxes, scores, labels, iou_threshold)
-        merged[image_id] = Detections(boxes[keep], scores[keep], labels[keep])
-    return merged
+    return {
+        image_id: Detections(*merge_boxes(parts, iou_threshold))
+        for image_id, parts in gathered.items()
+    }
 
 
 def _check_prediction(prediction: PatchPrediction) -> None:
