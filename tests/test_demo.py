@@ -45,6 +45,9 @@ def test_demo_finds_the_objects_and_registers(tmp_path: Path) -> None:
         assert warped.overviews(1)
     for picture in ('matches.png', 'detections.png'):
         assert (tmp_path / picture).read_bytes()[:4] == b'\x89PNG'
+    # the same co-registration report as cstf match and the workers write
+    report = json.loads((tmp_path / 'report.json').read_text())
+    assert report['inliers'] == summary.inliers
 
 
 @pytest.mark.slow

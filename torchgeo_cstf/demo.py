@@ -18,10 +18,10 @@ import torch
 
 from .datasets.synthetic import PairTruth, generate_pair
 from .datasets.synthetic.warps import apply_homography
-from .inference.coregister import coregister, warp_to_reference, write_tie_points
+from .inference.coregister import coregister
+from .inference.coregistration_files import write_coregistration
 from .inference.detectors import resolve_detector
 from .inference.outputs import write_detections, write_quicklook
-from .inference.plot import plot_matches
 from .inference.scene import detect_scene
 from .io.atomic import write_json
 from .metrics import OrientedMeanAveragePrecision
@@ -188,20 +188,17 @@ def run_demo(
         device=device,
         progress=progress,
     )
-    write_tie_points(registration, folder / 'tie_points.gpkg')
-    outputs = {'tie points': folder / 'tie_points.gpkg'}
-    if registration.transform is not None:
-        warp_to_reference(registration, folder / 'query_on_reference.tif')
-        outputs['query on the reference grid (COG)'] = folder / 'query_on_reference.tif'
-    plot_matches(
-        folder / 'reference.tif',
-        folder / 'query.tif',
-        registration.matches,
-        folder / 'matches.png',
-        warp=truth.warp_matrix(),
+    files = write_coregistration(
+        registration,
+        folder,
+        truth=truth.warp_matrix(),
         title='CSTF matches (green: within 3 px of the truth)',
     )
-    outputs['matches (PNG)'] = folder / 'matches.png'
+    outputs = {'tie points': files.tie_points}
+    if files.warped is not None:
+        outputs['query on the reference grid (COG)'] = files.warped
+    outputs['matches (PNG)'] = files.matches
+    outputs['co-registration report'] = files.report
     steps['co-register'] = time.perf_counter() - tick
 
     tick = time.perf_counter()

@@ -26,12 +26,8 @@ from torchgeo_cstf.inference import (
     write_detections,
     write_quicklook,
 )
-from torchgeo_cstf.inference.coregister import (
-    coregister,
-    warp_to_reference,
-    write_tie_points,
-)
-from torchgeo_cstf.inference.plot import plot_matches
+from torchgeo_cstf.inference.coregister import coregister
+from torchgeo_cstf.inference.coregistration_files import write_coregistration
 from torchgeo_cstf.io.raster import read_raster_info
 from torchgeo_cstf.jobs import DetectionJob, MatchingJob, PipelineJob, manifest
 from torchgeo_cstf.jobs.spec import local_path
@@ -199,18 +195,9 @@ def _coregister(
             f'{len(result.matches.confidence)} matches with {job.reference} but '
             f'no consistent {job.transform}',
         )
-    write_tie_points(result, directory / 'tie_points.gpkg')
-    plot_matches(
-        local_path(job.reference),
-        local_path(job.query),
-        result.matches,
-        directory / 'matches.png',
-    )
-    warp_to_reference(result, directory / 'query_on_reference.tif')
-    summary: dict[str, Any] = result.report()
-    (directory / 'report.json').write_text(json.dumps(summary, indent=2))
+    write_coregistration(result, directory)
     report('coregister', 2, 2)
-    return summary
+    return result.report()
 
 
 def match(job: MatchingJob, job_id: str, report: Report) -> dict[str, Any]:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import fiona
@@ -16,6 +17,7 @@ from torchgeo_cstf.inference.coregister import (
     warp_to_reference,
     write_tie_points,
 )
+from torchgeo_cstf.inference.coregistration_files import write_coregistration
 from torchgeo_cstf.io import read_raster_info, write_geotiff
 from torchgeo_cstf.models import Matches, Transform
 
@@ -149,3 +151,42 @@ def test_tie_points_and_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match='no transform'):
         warp_to_reference(failed, tmp_path / 'never.tif')
     assert not (tmp_path / 'never.tif').exists()
+
+
+def test_write_coregistration_writes_every_output_once(tmp_path: Path) -> None:
+    ref = _texture(120, 160)
+    write_geotiff(
+        tmp_path / 'ref.tif', ref[None], crs='EPSG:32633', transform=REF_TRANSFORM
+    )
+    write_geotiff(
+        tmp_path / 'query.tif',
+        ref[None],
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM @ Affine.translation(2, 0),
+    )
+    result = _result(tmp_path, np.eye(3))
+    files = write_coregistration(result, tmp_path / 'out')
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == [
+        'matches.png',
+        'query_on_reference.tif',
+        'report.json',
+        'tie_points.gpkg',
+    ]
+    assert files.as_dict()['report'] == str(tmp_path / 'out' / 'report.json')
+    assert json.loads(files.report.read_text()) == json.loads(
+        json.dumps(result.report())
+    )
+    with rasterio.open(files.warped) as src:
+        assert src.transform == REF_TRANSFORM
+    # no transform: the tie points, the plot and the report explain why
+    failed = Coregistration(
+        result.reference, result.query, result.matches, None, [], np.full(3, np.nan)
+    )
+    none = write_coregistration(failed, tmp_path / 'failed')
+    assert none.warped is None and 'query_on_reference' not in none.as_dict()
+    assert sorted(p.name for p in (tmp_path / 'failed').iterdir()) == [
+        'matches.png',
+        'report.json',
+        'tie_points.gpkg',
+    ]
+    assert json.loads(none.report.read_text())['matrix'] is None

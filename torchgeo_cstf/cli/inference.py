@@ -36,9 +36,8 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _match(args: argparse.Namespace) -> int:
-    from ..inference.coregister import coregister, warp_to_reference, write_tie_points
-    from ..inference.plot import plot_matches
-    from ..io.atomic import write_json
+    from ..inference.coregister import coregister
+    from ..inference.coregistration_files import write_coregistration
 
     out = Path(args.out)
     result = coregister(
@@ -52,11 +51,7 @@ def _match(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.quiet,
     )
-    write_tie_points(result, out / 'tie_points.gpkg')
-    plot_matches(args.reference, args.query, result.matches, out / 'matches.png')
-    if result.transform is not None:
-        warp_to_reference(result, out / 'query_on_reference.tif')
-    write_json(out / 'report.json', result.report())
+    write_coregistration(result, out, progress=not args.quiet)
     if result.transform is None:
         print(
             f'{out}: {len(result.matches.confidence)} matches but no consistent '
