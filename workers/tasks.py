@@ -17,7 +17,9 @@ from celery import Task, chord
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from torchgeo_cstf.errors import CSTFError, JobCancelledError
 from torchgeo_cstf.inference import count_tiles
@@ -62,9 +64,15 @@ def _redis() -> Any:
 
 
 def _transient(err: BaseException) -> bool:
-    return isinstance(err, ConnectionError | TimeoutError) or (
-        isinstance(err, OSError) and err.errno in TRANSIENT_ERRNOS
-    )
+    """I/O and connection errors that may pass: worth a retry, not a failure."""
+    return isinstance(
+        err,
+        ConnectionError
+        | TimeoutError
+        | RedisConnectionError
+        | RedisTimeoutError
+        | OperationalError,
+    ) or (isinstance(err, OSError) and err.errno in TRANSIENT_ERRNOS)
 
 
 @contextlib.contextmanager
@@ -132,7 +140,10 @@ def _guarded(
         if done is not None:
             logger.info('%s: outputs already written; not run again', job_id)
             return done
-        if is_cancelled(_redis(), job_id):
+        cancelled = False
+        with _advisory(job_id):  # Redis may be restarting: run, check later
+            cancelled = is_cancelled(_redis(), job_id)
+        if cancelled:
             raise JobCancelledError(f'{job_id}: cancelled before it started')
         result = body(job)
     except JobCancelledError as err:
