@@ -21,7 +21,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from ..errors import InputError
-from ..ops.iou import check_boxes
+from ..ops.boxes import check_boxes
 from .ap import (
     APMethod,
     average_precision,

@@ -21,9 +21,35 @@ from torch import Tensor
 from ..errors import InputError
 
 
-def _check_boxes(boxes: Tensor, name: str = 'boxes') -> None:
+def check_boxes(boxes: Tensor, name: str = 'boxes', *, values: bool = True) -> None:
+    """Raise :class:`~torchgeo_cstf.errors.InputError` unless ``boxes`` are usable.
+
+    The one box validator of the package.
+
+    Args:
+        boxes: candidate ``(N, 5)`` CXCYWHR tensor.
+        name: the argument's name, used in the error message.
+        values: also check the values (finite, no negative size): what IoU,
+            NMS and the metrics need; the conversions check the shape only
+            (no device synchronisation on model outputs).
+
+    Raises:
+        InputError: wrong type or shape, non-finite values or negative sizes.
+    """
+    if not isinstance(boxes, Tensor):
+        raise InputError(name, f'must be a torch.Tensor, got {type(boxes).__name__}')
     if boxes.ndim != 2 or boxes.shape[-1] != 5:
         raise InputError(name, f'must have shape (N, 5), got {tuple(boxes.shape)}')
+    if not values:
+        return
+    if boxes.is_complex() or boxes.dtype == torch.bool:
+        raise InputError(name, f'must hold real numbers, got {boxes.dtype}')
+    if boxes.numel() == 0:
+        return
+    if not bool(torch.isfinite(boxes).all()):
+        raise InputError(name, 'contains NaN or infinite values')
+    if bool((boxes[:, 2:4] < 0).any()):
+        raise InputError(name, 'contains a negative width or height')
 
 
 def wrap_angle(angle: Tensor) -> Tensor:
@@ -47,7 +73,7 @@ def canonicalize_cxcywhr(boxes: Tensor) -> Tensor:
     Returns:
         (N, 5) boxes describing the same rectangles.
     """
-    _check_boxes(boxes)
+    check_boxes(boxes, values=False)
     cx, cy, w, h, a = boxes.unbind(-1)
     swap = h > w
     long_side = torch.where(swap, h, w)
@@ -70,7 +96,7 @@ def cxcywhr_to_poly(boxes: Tensor) -> Tensor:
     Returns:
         (N, 4, 2) corner coordinates (x, y).
     """
-    _check_boxes(boxes)
+    check_boxes(boxes, values=False)
     cx, cy, w, h, a = boxes.unbind(-1)
     rad = torch.deg2rad(a)
     cos, sin = torch.cos(rad), torch.sin(rad)
@@ -154,7 +180,7 @@ def hrsc_mbox_to_cxcywhr(mbox: Tensor) -> Tensor:
     Returns:
         (N, 5) canonical CXCYWHR boxes.
     """
-    _check_boxes(mbox, 'mbox')
+    check_boxes(mbox, 'mbox', values=False)
     cx, cy, w, h, a = mbox.unbind(-1)
     return canonicalize_cxcywhr(
         torch.stack((cx, cy, w, h, -a * (180.0 / math.pi)), dim=-1)
@@ -208,7 +234,7 @@ def transform_cxcywhr(boxes: Tensor, matrix: Tensor) -> Tensor:
     Returns:
         (N, 5) canonical CXCYWHR boxes in the transformed image.
     """
-    _check_boxes(boxes)
+    check_boxes(boxes, values=False)
     if matrix.shape != (3, 3):
         raise InputError('matrix', f'must have shape (3, 3), got {tuple(matrix.shape)}')
     if boxes.shape[0] == 0:

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
+from .boxes import check_boxes
 
 #: Box pairs handled at once by the intersection kernel (bounds temporaries).
 _PAIRS_PER_BLOCK = 1 << 14
@@ -43,30 +44,6 @@ _FAR = 1e30
 
 #: Relative margin added to enclosing boxes so that rounding cannot drop a pair.
 _MARGIN = 1e-6
-
-
-def check_boxes(boxes: Tensor, name: str) -> None:
-    """Raise :class:`~torchgeo_cstf.errors.InputError` unless ``boxes`` are usable.
-
-    Args:
-        boxes: candidate ``(N, 5)`` CXCYWHR tensor.
-        name: the argument's name, used in the error message.
-
-    Raises:
-        InputError: wrong type or shape, non-finite values or negative sizes.
-    """
-    if not isinstance(boxes, Tensor):
-        raise InputError(name, f'must be a torch.Tensor, got {type(boxes).__name__}')
-    if boxes.ndim != 2 or boxes.shape[-1] != 5:
-        raise InputError(name, f'must have shape (N, 5), got {tuple(boxes.shape)}')
-    if boxes.is_complex() or boxes.dtype == torch.bool:
-        raise InputError(name, f'must hold real numbers, got {boxes.dtype}')
-    if boxes.numel() == 0:
-        return
-    if not bool(torch.isfinite(boxes).all()):
-        raise InputError(name, 'contains NaN or infinite values')
-    if bool((boxes[:, 2:4] < 0).any()):
-        raise InputError(name, 'contains a negative width or height')
 
 
 def working_dtype(*tensors: Tensor) -> torch.dtype:

@@ -25,13 +25,8 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from .iou import (
-    check_boxes,
-    enclosing_boxes,
-    iou_pairs_unchecked,
-    overlapping_pairs,
-    working_dtype,
-)
+from .boxes import check_boxes
+from .iou import enclosing_boxes, iou_pairs_unchecked, overlapping_pairs, working_dtype
 
 #: Boxes ranked together in one step of the blocked greedy pass.
 BLOCK_SIZE = 512
