@@ -13,6 +13,7 @@ from torchgeo_cstf.errors import (
     PathNotAllowedError,
 )
 from torchgeo_cstf.jobs import (
+    DetectionParameters,
     JobClient,
     JobSettings,
     get_job,
@@ -49,6 +50,22 @@ def test_submit_queues_once_and_routes_by_kind(
         scene, output_dir=roots / 'out', client=client, tile=256, force=True
     )
     assert forced.submitted and server.llen('detection') == 2
+    # the parameters as submit_pipeline takes them: the same job
+    same = [
+        submit_detection(scene, output_dir=roots / 'out', client=client, parameters=p)
+        for p in ({'tile': 256}, DetectionParameters(tile=256))
+    ]
+    assert [h.id for h in same] == [job.id] * 2
+    # keyword fields override the parameters
+    other_tile = submit_detection(
+        scene,
+        output_dir=roots / 'out',
+        client=client,
+        parameters={'tile': 256},
+        tile=512,
+    )
+    assert other_tile.id != job.id and other_tile.submitted
+    assert server.llen('detection') == 3
 
     match = submit_matching(scene, other, output_dir=roots / 'out', client=client)
     pipeline = submit_pipeline(
