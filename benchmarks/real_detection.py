@@ -63,6 +63,7 @@ from torchgeo.trainers import ObjectDetection
 from torchgeo_cstf import __version__
 from torchgeo_cstf.datamodules.hit_uav import HIT_UAV_SIZE, HITUAVSample
 from torchgeo_cstf.datasets import HITUAV
+from torchgeo_cstf.datasets.dota import read_dota_labels
 from torchgeo_cstf.datasets.hit_uav import CLASSES
 from torchgeo_cstf.datasets.synthetic.plot import display_image, draw_boxes
 from torchgeo_cstf.inference import detect_scene, resolve_detector
@@ -70,7 +71,6 @@ from torchgeo_cstf.inference.detectors import LoadedDetector
 from torchgeo_cstf.io import write_geotiff
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision
 from torchgeo_cstf.metrics.ap import match_detections
-from torchgeo_cstf.metrics.dota import read_dota_labels
 from torchgeo_cstf.ops import (
     batched_rotated_nms,
     cxcywhr_to_xyxy,

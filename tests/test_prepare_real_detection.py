@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from torchgeo_cstf.datasets import HITUAV
-from torchgeo_cstf.metrics.dota import read_dota_labels
+from torchgeo_cstf.datasets.dota import read_dota_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 _SPEC = importlib.util.spec_from_file_location(

@@ -3,9 +3,11 @@
 from .dota import (
     DOTA,
     Detections,
+    DotaObject,
     PatchOrigin,
     PatchPrediction,
     merge_patch_predictions,
+    read_dota_labels,
     split_dota,
     write_task1,
 )
@@ -21,11 +23,13 @@ __all__ = (
     'MODALITIES',
     'CrossModalPairs',
     'Detections',
+    'DotaObject',
     'PairedRasters',
     'PatchOrigin',
     'PatchPrediction',
     'SyntheticScenes',
     'merge_patch_predictions',
+    'read_dota_labels',
     'split_dota',
     'write_task1',
 )

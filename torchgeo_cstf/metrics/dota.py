@@ -16,7 +16,6 @@ that of its enclosing rectangle.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..datasets.dota.labels import read_dota_labels
 from ..errors import InputError, InputNotFoundError
+from ..io.text import parse_numbers, read_text_lines
 from ..ops.boxes import poly_to_cxcywhr
 from .ap import (
     APMethod,
@@ -69,79 +70,6 @@ class _Image:
     labels: list[int]
 
 
-def _numbers(tokens: Sequence[str], path: Path, line_no: int) -> list[float]:
-    try:
-        values = [float(token) for token in tokens]
-    except ValueError:
-        raise InputError(f'{path}:{line_no}', 'expected numbers') from None
-    if not all(math.isfinite(v) for v in values):
-        raise InputError(f'{path}:{line_no}', 'contains NaN or infinite values')
-    return values
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding='utf-8').splitlines()
-    except FileNotFoundError:
-        raise InputNotFoundError(path, 'does not exist') from None
-    except UnicodeDecodeError:
-        raise InputError(path, 'is not a UTF-8 text file') from None
-
-
-@dataclass(frozen=True)
-class DotaObject:
-    """One object line of a DOTA label file.
-
-    Attributes:
-        polygon: the eight numbers ``x1 y1 x2 y2 x3 y3 x4 y4``, in file order.
-        name: the class name as written.
-        difficult: the difficult flag (``False`` when the field is absent).
-    """
-
-    polygon: tuple[float, ...]
-    name: str
-    difficult: bool
-
-
-def read_dota_labels(path: str | os.PathLike[str]) -> list[DotaObject]:
-    """Read a DOTA label file: ``x1 y1 ... x4 y4 class [difficult]`` lines.
-
-    Blank lines and the optional ``imagesource:`` and ``gsd:`` header lines are
-    skipped; every other line must be an object.
-
-    Args:
-        path: the label file.
-
-    Returns:
-        The objects, in file order (all classes).
-
-    Raises:
-        InputError: a malformed line (the message names file and line) or a file
-            that is not UTF-8 text.
-        InputNotFoundError: the file does not exist.
-    """
-    file = Path(path)
-    objects: list[DotaObject] = []
-    for line_no, line in enumerate(_read_lines(file), start=1):
-        text = line.strip()
-        if not text or text.startswith(('imagesource:', 'gsd:')):
-            continue
-        tokens = text.split()
-        if len(tokens) not in (9, 10):
-            raise InputError(
-                f'{file}:{line_no}',
-                f'expected "x1 y1 ... x4 y4 class [difficult]", got {len(tokens)} fields',
-            )
-        coords = _numbers(tokens[:8], file, line_no)
-        difficult = tokens[9] if len(tokens) == 10 else '0'
-        if difficult not in ('0', '1'):
-            raise InputError(
-                f'{file}:{line_no}', f'difficult must be 0 or 1, got {difficult!r}'
-            )
-        objects.append(DotaObject(tuple(coords), tokens[8], difficult == '1'))
-    return objects
-
-
 def _read_labels(path: Path, class_index: dict[str, int], image: _Image) -> None:
     for obj in read_dota_labels(path):
         label = class_index.get(obj.name)
@@ -153,7 +81,7 @@ def _read_labels(path: Path, class_index: dict[str, int], image: _Image) -> None
 
 
 def _read_detections(path: Path, label: int, images: dict[str, _Image]) -> None:
-    for line_no, line in enumerate(_read_lines(path), start=1):
+    for line_no, line in enumerate(read_text_lines(path), start=1):
         tokens = line.split()
         if not tokens:
             continue
@@ -167,7 +95,7 @@ def _read_detections(path: Path, label: int, images: dict[str, _Image]) -> None:
             raise InputError(
                 f'{path}:{line_no}', f'image {tokens[0]!r} has no label file'
             )
-        values = _numbers(tokens[1:], path, line_no)
+        values = parse_numbers(tokens[1:], f'{path}:{line_no}')
         image.scores.append(values[0])
         image.polygons.append(values[1:])
         image.labels.append(label)

@@ -42,9 +42,9 @@ from torch import Tensor
 from torchgeo.datasets import DOTA as TorchGeoDOTA
 
 from ...errors import InputError, InputNotFoundError
-from ...metrics.dota import DotaObject, read_dota_labels
 from ...ops.boxes import poly_to_cxcywhr
 from ..plotting import DetectionPlotMixin
+from .labels import DotaObject, read_dota_labels
 
 #: class names of each DOTA version; label ``i`` is ``VERSION_CLASSES[v][i]``
 VERSION_CLASSES: dict[str, tuple[str, ...]] = {

@@ -30,7 +30,7 @@ window instead, and also writes the objects under the threshold, with
 difficulty 2): the box stays the whole object, which is what a detector should
 predict and what lets merged predictions line up across patches. Partly
 inside objects keep their difficult flag: MMRotate writes difficulty ``2`` for
-them, which the label reader of :mod:`torchgeo_cstf.metrics.dota` rejects and
+them, which the label reader (:func:`read_dota_labels`) rejects and
 the DOTA devkit's evaluation would count as difficult. A patch is skipped when it is
 mostly padding: when less than ``min_image_share`` (0.5) of its pixels inside
 the image hold data (are not 0 in every band: the black no-data borders of
@@ -58,10 +58,10 @@ from tqdm import tqdm
 
 from ...errors import InputError
 from ...io.atomic import atomic_output
-from ...metrics.dota import DotaObject, read_dota_labels
 from ...ops.boxes import poly_to_cxcywhr
 from ...ops.iou import rotated_box_iof
 from .dataset import DOTA, INDEX_COLUMNS, PatchOrigin, _class_label, _polygons, _Row
+from .labels import DotaObject, read_dota_labels
 
 
 @dataclass(frozen=True)
