@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import torch
 from celery import Task, chord
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
@@ -61,6 +62,17 @@ Job = DetectionJob | MatchingJob | PipelineJob
 
 def _redis() -> Any:
     return app.backend.client  # type: ignore[attr-defined]
+
+
+#: error codes of exceptions that are not CSTFErrors, by type (first match)
+ERROR_CODES: tuple[tuple[type[BaseException], str], ...] = (
+    (torch.OutOfMemoryError, 'OUT_OF_MEMORY'),  # the device's memory
+    (MemoryError, 'OUT_OF_MEMORY'),  # the host's
+)
+
+
+def _error_code(err: BaseException) -> str | None:
+    return next((code for kind, code in ERROR_CODES if isinstance(err, kind)), None)
 
 
 def _transient(err: BaseException) -> bool:
@@ -168,8 +180,8 @@ def _guarded(
         if _transient(err):
             message = f'{err} (after {settings.max_retries} retries)'
             result = failure(job_id, kind, 'IO_ERROR', message)
-        elif type(err).__name__ == 'OutOfMemoryError':
-            result = failure(job_id, kind, 'OUT_OF_MEMORY', str(err))
+        elif (code := _error_code(err)) is not None:
+            result = failure(job_id, kind, code, f'{type(err).__name__}: {err}')
         else:
             logger.exception('%s: unexpected error', job_id)
             message = f'{type(err).__name__}: {err}'
