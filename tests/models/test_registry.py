@@ -4,17 +4,20 @@ import pytest
 import torch
 from torchvision.models._api import Weights, WeightsEnum
 
-from torchgeo_cstf.errors import InputError, InputNotFoundError
+from torchgeo_cstf.errors import InputError, InputNotFoundError, ModelNotFoundError
 from torchgeo_cstf.models import (
     CSTFDetector,
     CSTFMatcher,
     get_model,
+    get_model_weights,
     get_weight,
     list_models,
     load_weights,
     register_weights,
     registry,
 )
+from torchgeo_cstf.models.registry import cstf_detector_regnetx_002
+from torchgeo_cstf.models.released import CSTFDetectorRegNetX002_Weights
 from torchgeo_cstf.models.weights import sha256_of
 
 
@@ -90,3 +93,28 @@ def test_lightning_checkpoint_and_mismatch(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match='do not fit'):
         get_model('cstf_matcher_resnet18', weights=ckpt, dim=64)
+
+
+def test_torchgeo_style_weights_api() -> None:
+    """What a TorchGeo user writes: get_state_dict(), builders with weights=."""
+    member = CSTFDetectorRegNetX002_Weights.SYNTHETIC
+    state = member.get_state_dict(progress=True)  # torchvision's signature
+    model = cstf_detector_regnetx_002(weights=member)
+    assert set(state) == set(model.state_dict())
+    torch.testing.assert_close(
+        model.state_dict()['head.cls.weight'], state['head.cls.weight'].float()
+    )
+    assert not model.training and model.num_classes == 3
+    by_name = cstf_detector_regnetx_002(
+        weights='CSTFDetectorRegNetX002_Weights.HIT_UAV'
+    )
+    assert by_name.num_classes == 4
+    assert cstf_detector_regnetx_002().training  # no weights: built only
+    assert (
+        get_model_weights('cstf_detector_regnetx_002') is CSTFDetectorRegNetX002_Weights
+    )
+    assert get_model_weights('cstf_matcher_regnetx_004').REAL.name == 'REAL'
+    with pytest.raises(ModelNotFoundError, match='no released weights'):
+        get_model_weights('cstf_detector_resnet50')
+    with pytest.raises(ModelNotFoundError, match='unknown model'):
+        get_model_weights('yolo')

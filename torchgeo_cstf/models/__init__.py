@@ -7,7 +7,13 @@ from .domain import Domain, InputFacts, domain_mismatches
 from .keypoints import DoGKeypoints
 from .losses import kld_loss, probiou, probiou_loss
 from .matcher import CSTFMatcher, Matches
-from .registry import get_model, get_weight, list_models, register_weights
+from .registry import (
+    get_model,
+    get_model_weights,
+    get_weight,
+    list_models,
+    register_weights,
+)
 from .released import CSTFDetectorRegNetX002_Weights, CSTFMatcherRegNetX004_Weights
 from .search import Candidate, search_rotation_scale
 from .structure import oriented_gradients
@@ -32,6 +38,7 @@ __all__ = (
     'estimate_transform',
     'export_weights',
     'get_model',
+    'get_model_weights',
     'get_weight',
     'kld_loss',
     'list_models',

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 from torchvision.models._api import WeightsEnum
@@ -15,42 +15,60 @@ from .detector import CSTFDetector
 from .matcher import CSTFMatcher
 from .weights import load_checkpoint, load_weights
 
+#: what the builders' and :func:`get_model`'s ``weights`` accept
+type WeightsArg = WeightsEnum | str | os.PathLike[str] | None
 
-def cstf_matcher_resnet18(**kwargs: Any) -> CSTFMatcher:
+
+def _built[M: nn.Module](
+    kind: type[M], name: str, backbone: str, weights: WeightsArg, kwargs: dict[str, Any]
+) -> M:
+    """A builder's model: constructed, or through :func:`get_model` with weights."""
+    if weights is None:
+        return kind(backbone=backbone, **kwargs)
+    return cast(M, get_model(name, weights, **kwargs))
+
+
+def cstf_matcher_resnet18(weights: WeightsArg = None, **kwargs: Any) -> CSTFMatcher:
     """CSTF matcher on a ResNet-18 trunk (strides 4 and 16)."""
-    return CSTFMatcher(backbone='resnet18', **kwargs)
+    return _built(CSTFMatcher, 'cstf_matcher_resnet18', 'resnet18', weights, kwargs)
 
 
-def cstf_matcher_resnet50(**kwargs: Any) -> CSTFMatcher:
+def cstf_matcher_resnet50(weights: WeightsArg = None, **kwargs: Any) -> CSTFMatcher:
     """CSTF matcher on a ResNet-50 trunk (strides 4 and 16)."""
-    return CSTFMatcher(backbone='resnet50', **kwargs)
+    return _built(CSTFMatcher, 'cstf_matcher_resnet50', 'resnet50', weights, kwargs)
 
 
-def cstf_matcher_regnetx_004(**kwargs: Any) -> CSTFMatcher:
+def cstf_matcher_regnetx_004(weights: WeightsArg = None, **kwargs: Any) -> CSTFMatcher:
     """Small CSTF matcher on a RegNetX-400MF trunk (the demo's matcher).
 
     0.6 M trunk parameters to stride 16: about 5× faster than ResNet-18 on a
     CPU, so that matching keeps pace with SIFT.
     """
-    return CSTFMatcher(backbone='regnetx_004', **kwargs)
+    return _built(
+        CSTFMatcher, 'cstf_matcher_regnetx_004', 'regnetx_004', weights, kwargs
+    )
 
 
-def cstf_detector_resnet18(**kwargs: Any) -> CSTFDetector:
+def cstf_detector_resnet18(weights: WeightsArg = None, **kwargs: Any) -> CSTFDetector:
     """CSTF oriented detector on a ResNet-18 trunk (pyramid strides 8, 16, 32)."""
-    return CSTFDetector(backbone='resnet18', **kwargs)
+    return _built(CSTFDetector, 'cstf_detector_resnet18', 'resnet18', weights, kwargs)
 
 
-def cstf_detector_resnet50(**kwargs: Any) -> CSTFDetector:
+def cstf_detector_resnet50(weights: WeightsArg = None, **kwargs: Any) -> CSTFDetector:
     """CSTF oriented detector on a ResNet-50 trunk (pyramid strides 8, 16, 32)."""
-    return CSTFDetector(backbone='resnet50', **kwargs)
+    return _built(CSTFDetector, 'cstf_detector_resnet50', 'resnet50', weights, kwargs)
 
 
-def cstf_detector_regnetx_002(**kwargs: Any) -> CSTFDetector:
+def cstf_detector_regnetx_002(
+    weights: WeightsArg = None, **kwargs: Any
+) -> CSTFDetector:
     """Small CSTF oriented detector on a RegNetX-200MF trunk (the demo's model).
 
     2.3 M trunk parameters: light enough to train and ship for the CPU demo.
     """
-    return CSTFDetector(backbone='regnetx_002', **kwargs)
+    return _built(
+        CSTFDetector, 'cstf_detector_regnetx_002', 'regnetx_002', weights, kwargs
+    )
 
 
 #: model name → builder
@@ -81,6 +99,21 @@ def register_weights(model: str, enum: type[WeightsEnum]) -> None:
     if model not in BUILDERS:
         raise InputError('model', f'unknown model {model!r}; known: {list_models()}')
     WEIGHTS[model] = enum
+
+
+def get_model_weights(name: str) -> type[WeightsEnum]:
+    """The weights enum of a registered model (TorchGeo's ``get_model_weights``).
+
+    Raises:
+        ModelNotFoundError: an unknown model, or one without released weights.
+    """
+    if name not in BUILDERS:
+        raise ModelNotFoundError(
+            'name', f'unknown model {name!r}; known: {list_models()}'
+        )
+    if name not in WEIGHTS:
+        raise ModelNotFoundError('name', f'{name} has no released weights')
+    return WEIGHTS[name]
 
 
 def get_weight(name: str) -> WeightsEnum:
@@ -117,11 +150,7 @@ def model_of(member: WeightsEnum) -> str:
     raise ModelNotFoundError('weights', f'{member} belong to no registered model')
 
 
-def get_model(
-    name: str,
-    weights: WeightsEnum | str | os.PathLike[str] | None = None,
-    **kwargs: Any,
-) -> nn.Module:
+def get_model(name: str, weights: WeightsArg = None, **kwargs: Any) -> nn.Module:
     """Build a model, optionally with weights.
 
     Args:
@@ -145,7 +174,7 @@ def get_model(
     member = _member(weights)
     if member is not None:
         kwargs = {**member.value.meta.get('model_kwargs', {}), **kwargs}
-    model = BUILDERS[name](**kwargs)
+    model = BUILDERS[name](**kwargs)  # weights=None: constructed only
     if weights is None:
         return model
     load_into(model, member if member is not None else weights, name)

@@ -9,10 +9,11 @@ validation figures of the run that made it.
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torchvision.models._api import Weights, WeightsEnum
+from torchvision.models._api import Weights
 
 from .domain import Domain
 from .registry import register_weights
+from .weights import PackagedWeightsEnum
 
 
 class ScaleTo01(nn.Module):
@@ -28,7 +29,7 @@ class ScaleTo01(nn.Module):
         return image / self.maximum
 
 
-class CSTFDetectorRegNetX002_Weights(WeightsEnum):  # type: ignore[misc]
+class CSTFDetectorRegNetX002_Weights(PackagedWeightsEnum):
     """Weights of ``cstf_detector_regnetx_002``.
 
     ``SYNTHETIC`` (the default): trained by ``configs/demo_detector.yaml`` then
@@ -103,7 +104,7 @@ class CSTFDetectorRegNetX002_Weights(WeightsEnum):  # type: ignore[misc]
     )
 
 
-class CSTFMatcherRegNetX004_Weights(WeightsEnum):  # type: ignore[misc]
+class CSTFMatcherRegNetX004_Weights(PackagedWeightsEnum):
     """Weights of ``cstf_matcher_regnetx_004``; the first member is the default.
 
     ``REAL`` (default of ``match``, ``coregister``, ``cstf match``, the demo and

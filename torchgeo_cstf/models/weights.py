@@ -93,6 +93,22 @@ def load_weights(weights: Weights | WeightsEnum) -> dict[str, Any]:
     return state
 
 
+class PackagedWeightsEnum(WeightsEnum):  # type: ignore[misc]
+    """A ``WeightsEnum`` whose ``get_state_dict()`` works for every URL this module reads.
+
+    torchvision's ``get_state_dict`` downloads ``url`` with
+    ``load_state_dict_from_url``, which knows neither ``package:`` paths nor
+    local files; TorchGeo users call it anyway. Here it is
+    :func:`load_weights`: the file is found, its SHA-256 checked, then loaded.
+    """
+
+    def get_state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The state dict, hash-checked (``progress``/``check_hash`` are accepted
+        for torchvision compatibility; the hash is always checked).
+        """  # noqa: D205
+        return load_weights(self)
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """State dict of a model from a Lightning checkpoint or a plain state dict.
 
