@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import shapely
 import torch
+import torchgeo.datasets
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from PIL import Image
@@ -199,6 +200,9 @@ def test_origins_of_unsplit_images() -> None:
 def test_missing_root(tmp_path: Path) -> None:
     with pytest.raises(InputNotFoundError) as info:
         DOTA(tmp_path / 'nowhere')
+    # what code written for TorchGeo's datasets catches
+    assert isinstance(info.value, torchgeo.datasets.DatasetNotFoundError)
+    assert info.value.code == 'INPUT_NOT_FOUND'
     message = str(info.value)
     assert info.value.subject == str(tmp_path / 'nowhere')
     for part in (

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
+from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_cstf.datasets import HITUAV
 from torchgeo_cstf.datasets.hit_uav import CLASSES
@@ -75,7 +76,7 @@ def test_bad_arguments_and_missing_files(copy_root: Path) -> None:
         HITUAV(ROOT, split='all')
     with pytest.raises(InputError, match='dont_care'):
         HITUAV(ROOT, dont_care='ignore')
-    with pytest.raises(InputNotFoundError, match='HIT-UAV root'):
+    with pytest.raises(DatasetNotFoundError, match='HIT-UAV root'):
         HITUAV(copy_root / 'absent')
     (copy_root / 'JPEGImages' / '0_60_90_0_00001.jpg').unlink()
     with pytest.raises(InputNotFoundError, match='1 of the images'):

@@ -8,6 +8,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
+from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_cstf.datasets.hrsc2016 import CLASS_IDS, HRSC2016
 from torchgeo_cstf.errors import InputError, InputNotFoundError
@@ -165,8 +166,9 @@ def test_transforms_are_applied() -> None:
 
 def test_missing_root(tmp_path: Path) -> None:
     root = tmp_path / 'nowhere'
-    with pytest.raises(InputNotFoundError) as info:
+    with pytest.raises(DatasetNotFoundError) as info:  # TorchGeo's, and ours
         HRSC2016(root)
+    assert isinstance(info.value, InputNotFoundError)
     message = str(info.value)
     assert str(root) in message and 'download HRSC2016' in message
     for part in (

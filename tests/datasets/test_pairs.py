@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torchgeo.datasets
 from matplotlib.figure import Figure
 
 from torchgeo_cstf.datamodules import CrossModalPairsDataModule, PairedRastersDataModule
@@ -94,8 +95,9 @@ def test_pairs_from_real_rasters() -> None:
     assert (sar['query'][0][~sar['query_valid']] == 0).all()
     figure = CrossModalPairs(root=DATA / 'rasters', length=1, size=64).plot(sar)
     assert isinstance(figure, Figure)
-    with pytest.raises(InputNotFoundError):
+    with pytest.raises(InputNotFoundError) as missing:
         CrossModalPairs(root=DATA / 'nowhere')
+    assert isinstance(missing.value, torchgeo.datasets.DatasetNotFoundError)
     with pytest.raises(InputError, match='at least 128 pixels'):
         CrossModalPairs(root=DATA / 'rasters', length=1, size=128)
 

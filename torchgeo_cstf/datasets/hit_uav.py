@@ -85,7 +85,7 @@ class HITUAV(DetectionPlotMixin, ListedImages):
 
     Raises:
         InputError: unknown ``split`` or ``dont_care``.
-        InputNotFoundError: ``root``, the split's list, or a listed image or
+        DatasetNotFoundError: ``root``, the split's list, or a listed image or
             annotation is missing.
     """
 

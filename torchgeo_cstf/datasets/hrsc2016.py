@@ -137,7 +137,7 @@ class HRSC2016(DetectionPlotMixin, ListedImages):
 
     Raises:
         InputError: unknown ``split`` or ``classes``.
-        InputNotFoundError: ``root``, the split's list, or a listed image or
+        DatasetNotFoundError: ``root``, the split's list, or a listed image or
             annotation is missing.
     """
 

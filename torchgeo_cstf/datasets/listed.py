@@ -12,7 +12,7 @@ from PIL import Image
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
-from ..errors import InputNotFoundError
+from .errors import DatasetNotFoundError
 
 Transforms = Callable[[dict[str, Tensor]], dict[str, Tensor]]
 
@@ -56,7 +56,7 @@ class ListedImages(NonGeoDataset):
             transforms: function applied to each sample dict.
 
         Raises:
-            InputNotFoundError: ``root``, the split's list, or a listed image or
+            DatasetNotFoundError: ``root``, the split's list, or a listed image or
                 annotation is missing.
         """
         self.root = os.fspath(root)
@@ -78,12 +78,12 @@ class ListedImages(NonGeoDataset):
 
     def _read_ids(self) -> list[str]:
         if not os.path.isdir(self.root):
-            raise InputNotFoundError(
+            raise DatasetNotFoundError(
                 self.root, f'{self.title} root directory not found; {self.hint}'
             )
         listing = self._listing()
         if not os.path.isfile(listing):
-            raise InputNotFoundError(listing, f'split list not found; {self.hint}')
+            raise DatasetNotFoundError(listing, f'split list not found; {self.hint}')
         with open(listing, encoding='utf-8') as file:
             ids = [line.strip() for line in file if line.strip()]
         missing = [
@@ -93,7 +93,7 @@ class ListedImages(NonGeoDataset):
             if not os.path.isfile(path)
         ]
         if missing:
-            raise InputNotFoundError(
+            raise DatasetNotFoundError(
                 missing[0],
                 f'not found ({len(missing)} of the images and annotations listed in '
                 f'{listing} are missing); {self.hint}',

@@ -29,6 +29,7 @@ from torchgeo.datasets import NonGeoDataset
 from ..errors import InputError, InputNotFoundError
 from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster, read_raster_info, read_window
+from .errors import DatasetNotFoundError
 from .synthetic import display_image, synthesize_pair
 from .synthetic.simulate import simulate_modality
 from .synthetic.warps import (
@@ -200,7 +201,7 @@ class CrossModalPairs(NonGeoDataset):
 
     def _find_rasters(self, root: Path) -> list[Path]:
         if not root.is_dir():
-            raise InputNotFoundError(root, 'no such folder of rasters')
+            raise DatasetNotFoundError(root, 'no such folder of rasters')
         # a folder with train/val/test sub-folders is split by scene already
         presplit = all((root / name).is_dir() for name in _SPLIT_CODES)
         base = root / self.split if presplit else root
@@ -208,7 +209,7 @@ class CrossModalPairs(NonGeoDataset):
             p for p in base.rglob('*') if p.suffix.lower() in _RASTER_SUFFIXES
         )
         if not found:
-            raise InputNotFoundError(
+            raise DatasetNotFoundError(
                 base, f'holds no rasters ({", ".join(_RASTER_SUFFIXES)})'
             )
         mine = found if presplit else [p for p in found if _file_split(p) == self.split]

@@ -41,8 +41,9 @@ import torch
 from torch import Tensor
 from torchgeo.datasets import DOTA as TorchGeoDOTA
 
-from ...errors import InputError, InputNotFoundError
+from ...errors import InputError
 from ...ops.boxes import poly_to_cxcywhr
+from ..errors import DatasetNotFoundError
 from ..plotting import DetectionPlotMixin
 from .labels import DotaObject, read_dota_labels
 
@@ -154,7 +155,7 @@ class DOTA(DetectionPlotMixin, TorchGeoDOTA):
 
     Raises:
         InputError: an unknown split or version.
-        InputNotFoundError: ``root``, ``samples.csv``, the split's folders, or a
+        DatasetNotFoundError: ``root``, ``samples.csv``, the split's folders, or a
             listed file is missing, or ``samples.csv`` lists no image of the
             split and version.
     """
@@ -225,7 +226,7 @@ class DOTA(DetectionPlotMixin, TorchGeoDOTA):
 
 
 def _check_layout(root: Path, split: str, version: str) -> None:
-    """Raise :class:`InputNotFoundError` unless the folders and index exist."""
+    """Raise :class:`DatasetNotFoundError` unless the folders and index exist."""
     for path in (
         root,
         root / 'samples.csv',
@@ -233,7 +234,7 @@ def _check_layout(root: Path, split: str, version: str) -> None:
         root / split / 'annotations' / f'version{version}',
     ):
         if not path.exists():
-            raise InputNotFoundError(path, f'not found; {_DOWNLOAD_HINT}')
+            raise DatasetNotFoundError(path, f'not found; {_DOWNLOAD_HINT}')
 
 
 def _check_listed_files(
@@ -241,7 +242,7 @@ def _check_listed_files(
 ) -> None:
     """Raise unless ``index`` lists images and all of its files exist."""
     if index.empty:
-        raise InputNotFoundError(
+        raise DatasetNotFoundError(
             root / 'samples.csv',
             f'lists no {split} image of version {version}; {_DOWNLOAD_HINT}',
         )
@@ -252,7 +253,7 @@ def _check_listed_files(
         if not (root / path).is_file()
     ]
     if missing:
-        raise InputNotFoundError(
+        raise DatasetNotFoundError(
             missing[0],
             f'not found ({len(missing)} of the files samples.csv lists for '
             f'{split} v{version} are missing); {_DOWNLOAD_HINT}',
