@@ -80,3 +80,10 @@ def test_detector_learns_a_scene() -> None:
         else torch.tensor(0.0)
     )
     assert recalled > 0.5
+
+
+def test_size_multiple_is_the_coarsest_stride() -> None:
+    model = CSTFDetector(backbone='regnetx_002', num_classes=2)
+    assert model.strides[-1] == model.size_multiple == 32
+    with pytest.raises(InputError, match='multiples of 32, got \\(48, 64\\)'):
+        model(torch.zeros(1, 3, 48, 64))

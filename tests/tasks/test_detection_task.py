@@ -26,11 +26,11 @@ def _batch() -> dict[str, Any]:
 
 
 def test_padding_and_targets() -> None:
-    padded = pad_to_stride(torch.ones(1, 3, 100, 120))
+    padded = pad_to_stride(torch.ones(1, 3, 100, 120), 32)
     assert padded.shape[-2:] == (128, 128)
     assert padded[..., :100, :120].eq(1).all() and padded[..., 100:, :].eq(0).all()
     aligned = torch.ones(1, 1, 64, 96)
-    assert pad_to_stride(aligned) is aligned
+    assert pad_to_stride(aligned, 32) is aligned
     targets = targets_of(_batch())
     assert [len(t['boxes']) for t in targets] == [2, 1]
     assert [t['difficult'].tolist() for t in targets] == [[False, False], [False]]

@@ -26,8 +26,6 @@ from .tiles import NO_VALID_PIXEL, Tile, TileReader
 #: boxes closer than this (pixels) to a tile edge shared with a neighbour are
 #: left to the neighbour, which sees the whole object
 EDGE_MARGIN = 2.0
-#: the detector's coarsest stride; tiles must be a multiple of it
-TILE_MULTIPLE = 32
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,7 +227,8 @@ def detect_scene(
     Args:
         raster: the scene (a GeoTIFF with a CRS).
         model: the detector (see :func:`resolve_detector`).
-        tile: tile side in pixels, a multiple of 32.
+        tile: tile side in pixels, a multiple of the detector's
+            ``size_multiple`` (32 for the shipped ones).
         overlap: pixels shared by neighbouring tiles.
         batch_size: tiles per forward pass.
         device: where the model runs (``cpu``, ``cuda``, ``cuda:1``).
@@ -278,9 +277,11 @@ def count_tiles(raster: str | os.PathLike[str], tile: int, overlap: int) -> int:
     return sum(1 for _ in tile_windows(info.height, info.width, tile, overlap))
 
 
-def _check_tiling(tile: int) -> None:
-    if tile <= 0 or tile % TILE_MULTIPLE:
-        raise InputError('tile', f'must be a positive multiple of 32, got {tile}')
+def _check_tiling(tile: int, multiple: int = 1) -> None:
+    if tile <= 0 or tile % multiple:
+        raise InputError(
+            'tile', f'must be a positive multiple of {multiple}, got {tile}'
+        )
 
 
 def detect_tiles(
@@ -316,6 +317,7 @@ def detect_tiles(
     start = time.perf_counter()
     loaded = resolve_detector(model)
     detector = loaded.model.to(device)
+    _check_tiling(tile, detector.size_multiple)
     load_seconds = time.perf_counter() - start
     threshold = loaded.score_threshold if score_threshold is None else score_threshold
     reader = TileReader(
@@ -327,7 +329,7 @@ def detect_tiles(
         reference,
         tiles,
         loaded.stretch,
-        min_side=max(detector.strides),
+        min_side=detector.size_multiple,
     )
     width, height = reader.info.width, reader.info.height
     mismatches: list[str] = []

@@ -46,6 +46,8 @@ class DetectionParameters(BaseModel):
     model_config = ConfigDict(extra='forbid', frozen=True)
 
     detector: str = 'cstf_detector_regnetx_002'
+    # the shipped detectors' size_multiple (checked again against the model by
+    # the worker: this module cannot import it without torch)
     tile: int = Field(1024, ge=64, multiple_of=32)
     overlap: int = Field(200, ge=0)
     batch_size: int = Field(2, ge=1, le=256)

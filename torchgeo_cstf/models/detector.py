@@ -155,6 +155,11 @@ class CSTFDetector(nn.Module):
         self.nms_threshold = nms_threshold
         self.max_detections = max_detections
 
+    @property
+    def size_multiple(self) -> int:
+        """The coarsest stride: input heights and widths must be multiples of it."""
+        return max(self.strides)
+
     def pyramid(self, image: Tensor) -> list[Tensor]:
         """Feature pyramid (strides 8, 16, 32) of an image."""
         features = self.trunk(image)
@@ -173,7 +178,8 @@ class CSTFDetector(nn.Module):
         """Raw head outputs per level.
 
         Args:
-            image: (B, C, H, W) normalised images (H, W multiples of 32).
+            image: (B, C, H, W) normalised images (H, W multiples of
+                :attr:`size_multiple`).
             reference: optional (B, C, H, W) co-registered earlier acquisitions.
 
         Returns:
@@ -181,10 +187,12 @@ class CSTFDetector(nn.Module):
             (centre offset and log-size in strides), ``angle`` (B, 1, h, w) in
             radians, ``centerness`` (B, 1, h, w).
         """
-        if image.shape[-2] % 32 or image.shape[-1] % 32:
+        multiple = self.size_multiple
+        if image.shape[-2] % multiple or image.shape[-1] % multiple:
             raise InputError(
                 'image',
-                f'height and width must be multiples of 32, got {tuple(image.shape[-2:])}',
+                f'height and width must be multiples of {multiple}, got '
+                f'{tuple(image.shape[-2:])}',
             )
         levels = self.pyramid(image)
         fused = [

@@ -21,18 +21,17 @@ from .schedule import warmup_cosine_adamw
 
 #: validation batches whose first sample is plotted (when the logger can show figures)
 PLOTTED_BATCHES = 4
-#: the detector's coarsest stride: images are padded to a multiple of it
-STRIDE_MULTIPLE = 32
 
 
-def pad_to_stride(image: Tensor, multiple: int = STRIDE_MULTIPLE) -> Tensor:
+def pad_to_stride(image: Tensor, multiple: int) -> Tensor:
     """Zero-pad an image batch on the right and bottom to a multiple of ``multiple``.
 
     Boxes need no change: the origin stays at the top-left corner.
 
     Args:
         image: (B, C, H, W) images.
-        multiple: the size multiple.
+        multiple: the size multiple (the detector's
+            :attr:`~torchgeo_cstf.models.CSTFDetector.size_multiple`).
 
     Returns:
         The padded batch (the input itself when already aligned).
@@ -68,7 +67,7 @@ class CSTFDetection(BaseTask):
     per-image lists ``bbox`` (N, 5) CXCYWHR and ``label`` (N,), optionally
     ``difficult`` and ``reference`` (a co-registered earlier acquisition, used
     for temporal fusion when ``temporal`` is set). Images are zero-padded on the
-    right and bottom to a multiple of 32.
+    right and bottom to a multiple of the detector's ``size_multiple`` (32).
 
     Training logs ``train_loss`` and its parts. Validation and test log
     ``*_loss``, ``*_map`` (VOC07 11-point mAP at IoU 0.5, the HRSC2016 "mAP07"
@@ -182,15 +181,17 @@ class CSTFDetection(BaseTask):
         )
 
     def _inputs(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
-        image = pad_to_stride(batch['image'])
+        multiple = self.model.size_multiple
+        image = pad_to_stride(batch['image'], multiple)
         reference = batch.get('reference') if self.hparams['temporal'] else None
-        return image, None if reference is None else pad_to_stride(reference)
+        return image, None if reference is None else pad_to_stride(reference, multiple)
 
     def forward(self, image: Tensor, reference: Tensor | None = None) -> Detections:
         """Detections of a batch of normalised images (see :meth:`predict_step`)."""
+        multiple = self.model.size_multiple
         return self.model.predict(
-            pad_to_stride(image),
-            None if reference is None else pad_to_stride(reference),
+            pad_to_stride(image, multiple),
+            None if reference is None else pad_to_stride(reference, multiple),
         )
 
     def training_step(
