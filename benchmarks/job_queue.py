@@ -124,12 +124,12 @@ def _direct(scenes: list[Path], out: Path, warm: Path) -> list[float]:
 
     torch.set_num_threads(1)
     job = DetectionJob.model_validate(detection_spec(warm, out / 'warm'))
-    run.detect(job, job_id(job), lambda *_: None)  # load the model first
+    run.detect_scene_job(job, job_id(job), lambda *_: None)  # load the model first
     times = []
     for scene in scenes:
         job = DetectionJob.model_validate(detection_spec(scene, out))
         tick = time.perf_counter()
-        run.detect(job, job_id(job), lambda *_: None)
+        run.detect_scene_job(job, job_id(job), lambda *_: None)
         times.append(time.perf_counter() - tick)
     return times
 

@@ -158,10 +158,10 @@ def _direct(scene: Path, warm: Path, out: Path, **parameters: Any) -> float:
 
     torch.set_num_threads(1)
     first = DetectionJob.model_validate(detection_spec(warm, out / 'warm'))
-    run.detect(first, job_id(first), lambda *_: None)
+    run.detect_scene_job(first, job_id(first), lambda *_: None)
     job = DetectionJob.model_validate(detection_spec(scene, out, **parameters))
     tick = time.perf_counter()
-    run.detect(job, job_id(job), lambda *_: None)
+    run.detect_scene_job(job, job_id(job), lambda *_: None)
     return time.perf_counter() - tick
 
 

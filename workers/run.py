@@ -1,5 +1,9 @@
 """Run jobs: parse nothing, know nothing of Celery; compute and write outputs.
 
+The functions are named after the work (``detect_scene_job``,
+``coregister_job``, …), the Celery tasks of :mod:`workers.tasks` after the
+message (``cstf.detect``, ``cstf.match``, …).
+
 Each function takes a checked job spec, its id and a ``report`` callback
 ``report(stage, done, total)`` (which raises
 :class:`~torchgeo_cstf.errors.JobCancelledError` when the job was cancelled),
@@ -65,14 +69,14 @@ def _detect(
     return found
 
 
-def detect(job: DetectionJob, job_id: str, report: Report) -> dict[str, Any]:
+def detect_scene_job(job: DetectionJob, job_id: str, report: Report) -> dict[str, Any]:
     """Detect objects in the whole scene in this process."""
     return write_detection_outputs(
         job, job_id, merge_detections([_detect(job, report)])
     )
 
 
-def detect_chunk(
+def detect_chunk_job(
     job: DetectionJob, job_id: str, chunk: int, tiles: Sequence[int], report: Report
 ) -> dict[str, Any]:
     """Detect objects in some tiles; the boxes go to a part file merged later.
@@ -200,7 +204,7 @@ def _coregister(
     return result.report()
 
 
-def match(job: MatchingJob, job_id: str, report: Report) -> dict[str, Any]:
+def coregister_job(job: MatchingJob, job_id: str, report: Report) -> dict[str, Any]:
     """Co-register the query onto the reference; tie points, COG, plot, report."""
     final = job_dir(job.output_dir, job_id)
     with staged(final) as directory:

@@ -210,7 +210,7 @@ def match(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, MatchingJob)
-        return run.match(job, job_id, _reporter(self, job_id))
+        return run.coregister_job(job, job_id, _reporter(self, job_id))
 
     return _guarded(self, spec, job_id, body, 'match')
 
@@ -231,7 +231,7 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
         total = count_tiles(local_path(job.scene), params.tile, params.overlap)
         size = settings.chunk_tiles
         if total <= size:
-            return run.detect(job, job_id, _reporter(self, job_id))
+            return run.detect_scene_job(job, job_id, _reporter(self, job_id))
         chunks = [
             detect_chunk.si(
                 spec, job_id, index, start, min(start + size, total), total
@@ -270,7 +270,7 @@ def detect_chunk(
 
     def body(job: Job) -> dict[str, Any]:
         assert isinstance(job, DetectionJob)
-        return run.detect_chunk(job, job_id, chunk, range(start, stop), report)
+        return run.detect_chunk_job(job, job_id, chunk, range(start, stop), report)
 
     return _guarded(self, spec, job_id, body, 'detect', reuse=False)
 

@@ -32,7 +32,7 @@ def test_a_job_that_runs_out_of_memory_fails_with_its_code(
     def fail(*_: object) -> dict[str, object]:
         raise error
 
-    monkeypatch.setattr(run, 'detect', fail)
+    monkeypatch.setattr(run, 'detect_scene_job', fail)
     spec = {'kind': 'detect', 'scene': str(scene), 'output_dir': str(tmp_path / 'out')}
     manifest = tasks.detect.apply(args=[spec], task_id='oom-test').get()
     assert manifest['status'] == 'failed'
