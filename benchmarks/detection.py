@@ -53,12 +53,12 @@ from torchgeo_cstf.datasets.synthetic.plot import display_image, draw_boxes
 from torchgeo_cstf.inference import resolve_detector
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision
 from torchgeo_cstf.models import CSTFDetector
+from torchgeo_cstf.models.detector import BatchPredictions
 from torchgeo_cstf.ops import cxcywhr_to_xyxy, xyxy_to_cxcywhr
 from torchgeo_cstf.tasks.schedule import warmup_cosine_factor
 
 FUSIONS = ('concat', 'sum', 'ca', 'sca', 'none')
 CLASSES = ('ship', 'plane', 'vehicle')
-Detections = list[dict[str, Tensor]]
 
 
 def training_batches(steps: int, batch: int, seed: int) -> list[dict[str, Any]]:
@@ -132,7 +132,7 @@ def frcnn_loss(model: nn.Module, batch: dict[str, Any]) -> Tensor:
     return sum(losses.values())  # type: ignore[return-value]
 
 
-def frcnn_predict(model: nn.Module, images: Tensor) -> Detections:
+def frcnn_predict(model: nn.Module, images: Tensor) -> BatchPredictions:
     """Faster R-CNN's boxes as rotated boxes with angle 0, labels back to 0-based."""
     found = []
     for out in model(list(images)):
@@ -148,7 +148,7 @@ def frcnn_predict(model: nn.Module, images: Tensor) -> Detections:
 
 @torch.no_grad()
 def evaluate(
-    predict: Callable[[Tensor], Detections], scenes: SyntheticScenes
+    predict: Callable[[Tensor], BatchPredictions], scenes: SyntheticScenes
 ) -> dict[str, float]:
     """VOC07 and area mAP at IoU 0.5 over the scenes, and per-class AP07."""
     metrics = {

@@ -71,6 +71,7 @@ from torchgeo_cstf.inference.detectors import LoadedDetector
 from torchgeo_cstf.io import write_geotiff
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision
 from torchgeo_cstf.metrics.ap import match_detections
+from torchgeo_cstf.models.detector import BatchPredictions
 from torchgeo_cstf.ops import (
     batched_rotated_nms,
     cxcywhr_to_xyxy,
@@ -78,8 +79,7 @@ from torchgeo_cstf.ops import (
     xyxy_to_cxcywhr,
 )
 
-Detections = list[dict[str, Tensor]]
-Predict = Callable[[Tensor], Detections]
+Predict = Callable[[Tensor], BatchPredictions]
 #: model classes → the class of each transfer set it is scored as
 TRANSFER_CLASSES: dict[str, dict[str, dict[str, str]]] = {
     'hit_uav': {
@@ -134,7 +134,7 @@ def summary(found: dict[str, OrientedMeanAveragePrecision]) -> dict[str, float]:
 def cstf_predict(loaded: LoadedDetector) -> Predict:
     """The CSTF detector on normalised images, scores ≥ :data:`MAP_SCORE`."""
 
-    def run(images: Tensor) -> Detections:
+    def run(images: Tensor) -> BatchPredictions:
         return loaded.model.predict(images, None, MAP_SCORE)
 
     return run
@@ -143,11 +143,11 @@ def cstf_predict(loaded: LoadedDetector) -> Predict:
 @torch.no_grad()
 def score_hit_uav(
     test: HITUAV, models: dict[str, Predict], limit: int | None
-) -> tuple[dict[str, dict[str, float]], dict[str, Detections]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, BatchPredictions]]:
     """Rotated and horizontal scores of each model on the test split."""
     rotated = {name: metrics() for name in models}
     flat = {name: metrics() for name in models}
-    kept: dict[str, Detections] = defaultdict(list)
+    kept: dict[str, BatchPredictions] = defaultdict(list)
     count = len(test) if limit is None else min(limit, len(test))
     for index in range(count):
         sample = test[index]
@@ -184,7 +184,7 @@ def tune_on_val(val: HITUAV, loaded: LoadedDetector) -> dict[str, Any]:
     """The NMS threshold of best mAP07 and the score threshold of best F1 on val.
 
     One pass without suppression, then each of :data:`NMS_CHOICES`; the
-    chosen NMS threshold is set on the model. Detections are matched once per
+    chosen NMS threshold is set on the model. BatchPredictions are matched once per
     NMS choice, at :data:`MAP_SCORE`: a detection's flag does not depend on
     lower-scoring ones, so raising the score threshold only drops detections.
     """
@@ -384,7 +384,9 @@ def _detect(path: Path, loaded: LoadedDetector) -> tuple[dict[str, Tensor], list
     )
 
 
-def figure(test: HITUAV, kept: dict[str, Detections], shown: float, path: Path) -> None:
+def figure(
+    test: HITUAV, kept: dict[str, BatchPredictions], shown: float, path: Path
+) -> None:
     """Four test images: the CSTF detector's predictions (solid) and the truth."""
     plot = Figure(figsize=(16, 13), layout='constrained')
     axes = plot.subplots(2, 2).ravel()

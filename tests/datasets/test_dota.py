@@ -16,7 +16,7 @@ from torchgeo.datasets import DOTA as TorchGeoDOTA
 from torchgeo_cstf.cli import main
 from torchgeo_cstf.datasets.dota import (
     DOTA,
-    Detections,
+    ImageDetections,
     PatchOrigin,
     PatchPrediction,
     SplitSummary,
@@ -389,7 +389,7 @@ def _as_predictions(out: Path) -> list[PatchPrediction]:
     ]
 
 
-def _assert_recovers_source(merged: dict[str, Detections]) -> None:
+def _assert_recovers_source(merged: dict[str, ImageDetections]) -> None:
     truth = DOTA(LARGE, 'train')[0]
     assert list(merged) == ['P1000']
     boxes, scores, labels = merged['P1000']
@@ -571,12 +571,12 @@ def test_merge_bad_prediction() -> None:
 
 def test_write_task1_lines(tmp_path: Path) -> None:
     results = {
-        'P0002': Detections(
+        'P0002': ImageDetections(
             torch.tensor([[10.0, 20.0, 4.0, 2.0, 0.0]]),
             torch.tensor([0.5]),
             torch.tensor([1]),
         ),
-        'P0001': Detections(
+        'P0001': ImageDetections(
             torch.tensor([[10.0, 20.0, 4.0, 2.0, 0.0], [5.0, 5.0, 2.0, 2.0, 90.0]]),
             torch.tensor([0.9, 0.25]),
             torch.tensor([1, 0]),
@@ -599,7 +599,9 @@ def test_write_task1_lines(tmp_path: Path) -> None:
 
 
 def test_write_task1_bad_inputs(tmp_path: Path) -> None:
-    results = {'P0001': Detections(torch.zeros(1, 5), torch.ones(1), torch.tensor([2]))}
+    results = {
+        'P0001': ImageDetections(torch.zeros(1, 5), torch.ones(1), torch.tensor([2]))
+    }
     with pytest.raises(InputError, match=r"results\['P0001'\]: has labels outside"):
         write_task1(results, tmp_path, ['plane', 'ship'])
     with pytest.raises(InputError, match='distinct'):
@@ -638,3 +640,13 @@ def test_command_line_user_error(
     err = capsys.readouterr().err.strip().splitlines()
     prefix = 'cstf: error: '
     assert err == [prefix + 'gap: must be in [0, size=1024), got 2000']
+
+
+def test_old_detection_names_warn() -> None:
+    from torchgeo_cstf.datasets import dota
+    from torchgeo_cstf.models import detector
+
+    with pytest.warns(DeprecationWarning, match='now ImageDetections'):
+        assert dota.Detections is ImageDetections
+    with pytest.warns(DeprecationWarning, match='now BatchPredictions'):
+        assert detector.Detections is detector.BatchPredictions

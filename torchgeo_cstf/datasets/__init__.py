@@ -2,8 +2,8 @@
 
 from .dota import (
     DOTA,
-    Detections,
     DotaObject,
+    ImageDetections,
     PatchOrigin,
     PatchPrediction,
     merge_patch_predictions,
@@ -22,8 +22,8 @@ __all__ = (
     'HRSC2016',
     'MODALITIES',
     'CrossModalPairs',
-    'Detections',
     'DotaObject',
+    'ImageDetections',
     'PairedRasters',
     'PatchOrigin',
     'PatchPrediction',

@@ -42,7 +42,9 @@ from .cstf import CSTFBlock, Fusion
 from .losses import probiou_loss
 
 Targets = list[dict[str, Tensor]]
-Detections = list[dict[str, Tensor]]
+#: a detector's output: one dict per image (``boxes`` (N, 5) CXCYWHR,
+#: ``scores``, ``labels``)
+type BatchPredictions = list[dict[str, Tensor]]
 
 #: object size ranges (max side, pixels) assigned to strides 8, 16 and 32
 SIZE_RANGES: tuple[tuple[float, float], ...] = (
@@ -402,7 +404,7 @@ class CSTFDetector(nn.Module):
         image: Tensor,
         reference: Tensor | None = None,
         score_threshold: float | None = None,
-    ) -> Detections:
+    ) -> BatchPredictions:
         """Detections per image: ``boxes`` (N, 5) CXCYWHR, ``scores``, ``labels``.
 
         Args:
@@ -418,7 +420,7 @@ class CSTFDetector(nn.Module):
     @torch.no_grad()
     def detections_from_outputs(
         self, outputs: list[dict[str, Tensor]], score_threshold: float | None = None
-    ) -> Detections:
+    ) -> BatchPredictions:
         """Detections of raw head outputs (see :meth:`predict`).
 
         Args:
@@ -463,3 +465,18 @@ class CSTFDetector(nn.Module):
                 {'boxes': boxes[kept], 'scores': scores[kept], 'labels': labels[kept]}
             )
         return results
+
+
+def __getattr__(name: str) -> object:
+    """``Detections``: the old name of :data:`BatchPredictions` (one release)."""
+    if name == 'Detections':
+        import warnings
+
+        warnings.warn(
+            'torchgeo_cstf.models.detector.Detections is now BatchPredictions; the '
+            'alias goes in the next release',
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return BatchPredictions
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

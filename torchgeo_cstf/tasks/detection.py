@@ -15,7 +15,7 @@ from torchgeo.tasks import BaseTask
 
 from ..metrics import OrientedMeanAveragePrecision
 from ..models.cstf import Fusion
-from ..models.detector import CSTFDetector, Detections
+from ..models.detector import BatchPredictions, CSTFDetector
 from ..models.registry import load_into
 from .schedule import warmup_cosine_adamw
 
@@ -186,7 +186,9 @@ class CSTFDetection(BaseTask):
         reference = batch.get('reference') if self.hparams['temporal'] else None
         return image, None if reference is None else pad_to_stride(reference, multiple)
 
-    def forward(self, image: Tensor, reference: Tensor | None = None) -> Detections:
+    def forward(
+        self, image: Tensor, reference: Tensor | None = None
+    ) -> BatchPredictions:
         """Detections of a batch of normalised images (see :meth:`predict_step`)."""
         multiple = self.model.size_multiple
         return self.model.predict(
@@ -205,7 +207,7 @@ class CSTFDetection(BaseTask):
         )
         return losses['loss']
 
-    def _evaluate(self, batch: dict[str, Any], stage: str) -> Detections:
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> BatchPredictions:
         image, reference = self._inputs(batch)
         targets = targets_of(batch)
         outputs = self.model(image, reference)
@@ -291,7 +293,7 @@ class CSTFDetection(BaseTask):
 
     def predict_step(
         self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> Detections:
+    ) -> BatchPredictions:
         """Detections of each image of the batch, on the CPU."""
         image, reference = self._inputs(batch)
         return [

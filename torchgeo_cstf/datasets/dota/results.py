@@ -24,7 +24,7 @@ from ...ops.nms import merge_boxes
 from .dataset import PatchOrigin
 
 
-class Detections(NamedTuple):
+class ImageDetections(NamedTuple):
     """Oriented detections of one image.
 
     Attributes:
@@ -57,7 +57,7 @@ class PatchPrediction:
 
 def merge_patch_predictions(
     predictions: Iterable[PatchPrediction], iou_threshold: float = 0.1
-) -> dict[str, Detections]:
+) -> dict[str, ImageDetections]:
     """Map patch detections back to their images and merge them.
 
     Boxes move by the patch's offset and are divided by its rate
@@ -71,12 +71,12 @@ def merge_patch_predictions(
         iou_threshold: NMS threshold (0.1: the DOTA devkit's and MMRotate's).
 
     Returns:
-        Detections per image id, by decreasing score.
+        The detections of each image id, by decreasing score.
 
     Raises:
         InputError: boxes, scores and labels of a patch do not match.
     """
-    gathered: dict[str, list[Detections]] = {}
+    gathered: dict[str, list[ImageDetections]] = {}
     for prediction in predictions:
         _check_prediction(prediction)
         origin = prediction.origin
@@ -85,10 +85,10 @@ def merge_patch_predictions(
         boxes[:, 1] += origin.y
         boxes[:, :4] /= origin.rate
         gathered.setdefault(origin.image_id, []).append(
-            Detections(boxes, prediction.scores, prediction.labels.long())
+            ImageDetections(boxes, prediction.scores, prediction.labels.long())
         )
     return {
-        image_id: Detections(*merge_boxes(parts, iou_threshold))
+        image_id: ImageDetections(*merge_boxes(parts, iou_threshold))
         for image_id, parts in gathered.items()
     }
 
@@ -111,7 +111,7 @@ def _check_prediction(prediction: PatchPrediction) -> None:
 
 
 def write_task1(
-    results: Mapping[str, Detections],
+    results: Mapping[str, ImageDetections],
     out_dir: str | os.PathLike[str],
     class_names: Sequence[str],
 ) -> list[Path]:
