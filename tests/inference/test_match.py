@@ -9,7 +9,7 @@ from torch import Tensor
 import torchgeo_cstf
 from torchgeo_cstf.datasets.synthetic import PairTruth, generate_pair
 from torchgeo_cstf.datasets.synthetic.warps import apply_homography
-from torchgeo_cstf.errors import InputError
+from torchgeo_cstf.errors import InputError, ModelNotFoundError
 from torchgeo_cstf.inference import fit_bands, load_image, match, plot_matches
 from torchgeo_cstf.io import pixel_to_map
 from torchgeo_cstf.models import CSTFMatcher, Matches
@@ -124,7 +124,8 @@ def test_arrays_bands_and_errors() -> None:
         load_image(image, 64)
     with pytest.raises(InputError, match='image'):
         load_image(np.zeros((3, 10, 10)), 64)
-    with pytest.warns(UserWarning, match='randomly initialised'):
+    # random weights only on purpose: a name without released weights is refused
+    with pytest.raises(ModelNotFoundError, match='has no released weights'):
         torchgeo_cstf.match(image, image, 'cstf_matcher_resnet50')
 
 

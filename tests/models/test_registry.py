@@ -118,3 +118,42 @@ def test_torchgeo_style_weights_api() -> None:
         get_model_weights('cstf_detector_resnet50')
     with pytest.raises(ModelNotFoundError, match='unknown model'):
         get_model_weights('yolo')
+
+
+def test_one_resolver_for_every_kind(tmp_path: Path) -> None:
+    from torchgeo_cstf.models.registry import DETECTORS, MATCHERS, resolve_model
+
+    # a checkpoint is built from the constructor arguments among its hyperparameters
+    trained = CSTFDetector(backbone='regnetx_002', num_classes=2, channels=32)
+    hparams = {'backbone': 'regnetx_002', 'num_classes': 2, 'channels': 32, 'lr': 1e-3}
+    state = {f'model.{k}': v for k, v in trained.state_dict().items()}
+    torch.save({'state_dict': state, 'hyper_parameters': hparams}, tmp_path / 'd.ckpt')
+    found = resolve_model(tmp_path / 'd.ckpt', DETECTORS)
+    assert found.name == 'd' and found.weights is None and found.hparams['lr'] == 1e-3
+    assert not found.model.training
+    torch.testing.assert_close(found.model.state_dict(), trained.state_dict())
+    # released weights by registered name (the first member) or by weights name
+    named = resolve_model('cstf_detector_regnetx_002', DETECTORS)
+    assert named.weights is not None and named.weights.name == 'SYNTHETIC'
+    assert resolve_model('CSTFMatcherRegNetX004_Weights.REAL', MATCHERS).name == (
+        'cstf_matcher_regnetx_004'
+    )
+    # the same refusals for both kinds
+    for kind, bare in (
+        (DETECTORS, 'cstf_detector_resnet18'),
+        (MATCHERS, 'cstf_matcher_resnet18'),
+    ):
+        with pytest.raises(ModelNotFoundError, match='has no released weights'):
+            resolve_model(bare, kind)
+        with pytest.raises(ModelNotFoundError, match=f'unknown {kind.noun}'):
+            resolve_model('yolo', kind)
+        with pytest.raises(ModelNotFoundError, match='no such checkpoint'):
+            resolve_model(tmp_path / 'missing.ckpt', kind)
+    with pytest.raises(InputError, match='not a matcher'):
+        resolve_model(trained, MATCHERS)
+    with pytest.raises(InputError, match='not a detector'):
+        resolve_model('CSTFMatcherRegNetX004_Weights.REAL', DETECTORS)
+    # random weights only when asked for
+    with pytest.warns(UserWarning, match='randomly initialised'):
+        random = resolve_model('cstf_matcher_resnet18', MATCHERS, allow_random=True)
+    assert isinstance(random.model, CSTFMatcher) and random.weights is None

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import torch
-
 from .. import __version__
-from ..errors import InputError, ModelNotFoundError
+from ..errors import InputError
 from ..models.detector import CSTFDetector
 from ..models.domain import Domain
-from ..models.registry import WEIGHTS, get_model, get_weight, list_models, model_of
-from ..models.weights import load_checkpoint
+from ..models.registry import DETECTORS, resolve_model
 from .tiles import StretchTargets
-
-#: constructor arguments of CSTFDetector that a CSTFDetection checkpoint records
-_DETECTOR_ARGS = (
-    'backbone',
-    'in_channels',
-    'num_classes',
-    'fusion',
-    'channels',
-    'score_threshold',
-    'nms_threshold',
-    'max_detections',
-)
 
 
 @dataclass(frozen=True)
@@ -66,30 +50,6 @@ def _names(count: int, given: Any) -> list[str]:
     return names
 
 
-def _from_checkpoint(path: Path) -> LoadedDetector:
-    data: dict[str, Any] = torch.load(path, map_location='cpu', weights_only=False)
-    hparams = data.get('hyper_parameters')
-    if not isinstance(hparams, dict) or 'backbone' not in hparams:
-        raise InputError(
-            path,
-            'is not a CSTFDetection checkpoint (no detector hyperparameters); '
-            'pass a .ckpt written by `torchgeo fit` with CSTFDetection',
-        )
-    kwargs = {key: hparams[key] for key in _DETECTOR_ARGS if key in hparams}
-    model = CSTFDetector(**kwargs)
-    try:
-        model.load_state_dict(load_checkpoint(path))
-    except RuntimeError as err:
-        raise InputError(path, f'weights do not fit the detector: {err}') from err
-    return LoadedDetector(
-        model.eval(),
-        _names(model.num_classes, hparams.get('class_names')),
-        path.stem,
-        __version__,
-        model.score_threshold,
-    )
-
-
 def resolve_detector(
     model: CSTFDetector | LoadedDetector | str | os.PathLike[str],
 ) -> LoadedDetector:
@@ -97,10 +57,12 @@ def resolve_detector(
 
     Args:
         model: a :class:`CSTFDetector` (classes are then named ``class_<i>``),
-            a :class:`LoadedDetector`, a registered detector name with released
-            weights (``cstf_detector_regnetx_002``), a weights name
-            (``CSTFDetectorRegNetX002_Weights.SYNTHETIC``), or the path of a
-            ``CSTFDetection`` Lightning checkpoint.
+            a :class:`LoadedDetector`, or what
+            :func:`~torchgeo_cstf.models.registry.resolve_model` reads (in its
+            order): the path of a ``CSTFDetection`` Lightning checkpoint, a
+            weights name (``CSTFDetectorRegNetX002_Weights.SYNTHETIC``), a
+            registered detector name with released weights
+            (``cstf_detector_regnetx_002``).
 
     Returns:
         The loaded detector in eval mode.
@@ -112,52 +74,19 @@ def resolve_detector(
     """
     if isinstance(model, LoadedDetector):
         return model
-    if isinstance(model, CSTFDetector):
-        return LoadedDetector(
-            model.eval(),
-            _names(model.num_classes, None),
-            'CSTFDetector',
-            __version__,
-            model.score_threshold,
-        )
-    text = str(model)
-    detectors = [name for name in list_models() if name.startswith('cstf_detector')]
-    if text in detectors:
-        if text not in WEIGHTS:
-            released = sorted(name for name in detectors if name in WEIGHTS)
-            raise ModelNotFoundError(
-                'model',
-                f'{text} has no released weights; pass a CSTFDetection checkpoint '
-                f'(.ckpt) or one of {released}',
-            )
-        member = next(iter(WEIGHTS[text].__members__.values()))
-        return _from_member(text, member)
-    path = Path(text)
-    if path.exists():
-        return _from_checkpoint(path)
-    if '.' in text and path.suffix != '.ckpt':
-        member = get_weight(text)
-        name = model_of(member)
-        if name not in detectors:
-            raise InputError('model', f'{text} are not detector weights')
-        return _from_member(name, member)
-    if path.suffix:
-        raise ModelNotFoundError(path, 'no such checkpoint')
-    raise ModelNotFoundError(
-        'model', f'unknown detector {text!r}; known: {detectors} or a .ckpt path'
-    )
-
-
-def _from_member(name: str, member: Any) -> LoadedDetector:
-    built = get_model(name, weights=member)
-    if not isinstance(built, CSTFDetector):
-        raise InputError('model', f'{name} is not a detector')
-    meta = member.value.meta
+    found = resolve_model(model, DETECTORS)
+    built = found.model
+    if not isinstance(built, CSTFDetector):  # resolve_model checked the kind
+        raise InputError('model', f'{found.name} is not a detector')
+    member = found.weights
+    meta: dict[str, Any] = member.value.meta if member is not None else {}
     return LoadedDetector(
-        built,
-        _names(built.num_classes, meta.get('classes')),
-        name,
-        f'{__version__}+{member.name}',
+        built.eval(),
+        _names(
+            built.num_classes, meta.get('classes') or found.hparams.get('class_names')
+        ),
+        found.name,
+        __version__ if member is None else f'{__version__}+{member.name}',
         float(meta.get('score_threshold', built.score_threshold)),
         StretchTargets(**meta['stretch']) if 'stretch' in meta else StretchTargets(),
         meta.get('domain'),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,22 +11,15 @@ import numpy as np
 import torch
 from affine import Affine
 from rasterio.enums import Resampling
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..errors import InputError, ModelNotFoundError
+from ..errors import InputError
 from ..io.coords import parse_crs, pixel_map, pixel_to_map, reproject_xy
 from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster, read_pixels
 from ..models.dense import DenseMatcher
 from ..models.matcher import CSTFMatcher, Matches
-from ..models.registry import (
-    WEIGHTS,
-    get_model,
-    get_weight,
-    list_models,
-    load_into,
-    model_of,
-)
+from ..models.registry import MATCHERS, resolve_model
 from ..models.transform import Matrix, Transform, TransformModel, scaling
 from .methods import MatchMethod, PairMatcher, check_method
 
@@ -35,18 +27,7 @@ ImageInput = str | os.PathLike[str] | np.ndarray[Any, Any] | Tensor
 
 #: the matcher of calls that name none (its shipped weights), and the model a
 #: bare state dict is loaded into
-DEFAULT_MATCHER = 'cstf_matcher_regnetx_004'
-#: constructor arguments of CSTFMatcher that a CSTFMatching checkpoint records
-_MATCHER_ARGS = (
-    'backbone',
-    'reference_channels',
-    'query_channels',
-    'fusion',
-    'num_keypoints',
-    'structure',
-)
-#: file suffixes read as checkpoints rather than weights names
-CHECKPOINT_SUFFIXES = ('.ckpt', '.pth', '.pt')
+DEFAULT_MATCHER: str = MATCHERS.default or 'cstf_matcher_regnetx_004'
 
 
 @dataclass(frozen=True)
@@ -160,61 +141,27 @@ def resolve_matcher(model: CSTFMatcher | str | os.PathLike[str]) -> CSTFMatcher:
     """The matcher named by ``model``.
 
     Args:
-        model: a :class:`CSTFMatcher`; a registered matcher name (its shipped
-            weights, or random weights with a warning when it has none); a
-            weights name (``CSTFMatcherRegNetX004_Weights.SYNTHETIC``); or the
-            path of a ``CSTFMatching`` Lightning checkpoint (built from its
-            hyperparameters) or of a state dict of :data:`DEFAULT_MATCHER`.
+        model: a :class:`CSTFMatcher`, or what
+            :func:`~torchgeo_cstf.models.registry.resolve_model` reads (in its
+            order): the path of a ``CSTFMatching`` Lightning checkpoint (built
+            from its hyperparameters) or of a state dict of
+            :data:`DEFAULT_MATCHER`; a weights name
+            (``CSTFMatcherRegNetX004_Weights.SYNTHETIC``); a registered matcher
+            name with released weights. A matcher with random weights is used
+            only when given as an object (``get_model('cstf_matcher_resnet50')``).
 
     Returns:
         The matcher.
 
     Raises:
-        ModelNotFoundError: an unknown name or a path that does not exist.
+        ModelNotFoundError: an unknown name, a name without released weights
+            or a path that does not exist.
         InputError: weights that are not a matcher's or do not fit it.
     """
-    if isinstance(model, CSTFMatcher):
-        return model
-    text = str(model)
-    path = Path(text)
-    matchers = [name for name in list_models() if name.startswith('cstf_matcher')]
-    if path.exists():
-        built = _matcher_from_file(path)
-    elif text in matchers:
-        if text in WEIGHTS:
-            built = get_model(
-                text, weights=next(iter(WEIGHTS[text].__members__.values()))
-            )
-        else:
-            warnings.warn(
-                f'{text}: no weights given, the matcher is randomly initialised',
-                stacklevel=3,
-            )
-            built = get_model(text)
-    elif '.' in text and path.suffix not in CHECKPOINT_SUFFIXES:
-        member = get_weight(text)
-        built = get_model(model_of(member), weights=member)
-    elif path.suffix:
-        raise ModelNotFoundError(path, 'no such checkpoint')
-    else:
-        raise ModelNotFoundError(
-            'model', f'unknown matcher {text!r}; known: {matchers} or a .ckpt path'
-        )
-    if not isinstance(built, CSTFMatcher):
-        raise InputError('model', f'{text} is not a matcher')
+    built = resolve_model(model, MATCHERS).model
+    if not isinstance(built, CSTFMatcher):  # resolve_model checked the kind
+        raise InputError('model', f'{model} is not a matcher')
     return built
-
-
-def _matcher_from_file(path: Path) -> nn.Module:
-    """A matcher from a CSTFMatching checkpoint, else a default matcher's state dict."""
-    data = torch.load(path, map_location='cpu', weights_only=False)
-    hparams = data.get('hyper_parameters') if isinstance(data, dict) else None
-    if not isinstance(hparams, dict) or 'backbone' not in hparams:
-        return get_model(DEFAULT_MATCHER, weights=path)
-    kwargs = {key: hparams[key] for key in _MATCHER_ARGS if key in hparams}
-    matcher = CSTFMatcher(**kwargs)
-    load_into(matcher, path, f'{path.name} (CSTFMatcher({kwargs}))')
-    return matcher.eval()
 
 
 def _georeference_prior(ref: LoadedImage, qry: LoadedImage) -> Matrix | None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, cast
 
+import torch
 from torch import nn
 from torchvision.models._api import WeightsEnum
 
@@ -234,3 +239,146 @@ def load_into(
             'weights',
             f'do not fit {name}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}',
         )
+
+
+#: file suffixes read as checkpoints, never as weights names
+CHECKPOINT_SUFFIXES = ('.ckpt', '.pth', '.pt')
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """A kind of model the resolver finds: its class, names, task and default.
+
+    Attributes:
+        cls: the model class.
+        family: the prefix of its registered names (``cstf_detector``).
+        task: the Lightning task whose checkpoints hold it (``CSTFDetection``).
+        default: the registered name a bare state dict is loaded into (``None``:
+            bare state dicts are refused).
+    """
+
+    cls: type[nn.Module]
+    family: str
+    task: str
+    default: str | None = None
+
+    @property
+    def noun(self) -> str:
+        """``detector``, ``matcher``."""
+        return self.family.rpartition('_')[2]
+
+
+DETECTORS = ModelKind(CSTFDetector, 'cstf_detector', 'CSTFDetection')
+MATCHERS = ModelKind(
+    CSTFMatcher, 'cstf_matcher', 'CSTFMatching', 'cstf_matcher_regnetx_004'
+)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model found by :func:`resolve_model`, and where it came from.
+
+    Attributes:
+        model: the model, in eval mode (unless random weights were allowed).
+        name: its registered name, its checkpoint's file stem, or its class name.
+        weights: the released weights member it was loaded with, if any.
+        hparams: the hyperparameters its checkpoint recorded (empty otherwise).
+    """
+
+    model: nn.Module
+    name: str
+    weights: WeightsEnum | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_model(
+    model: nn.Module | str | os.PathLike[str],
+    kind: ModelKind,
+    *,
+    allow_random: bool = False,
+) -> ResolvedModel:
+    """The one resolver of what a model argument means, for every kind of model.
+
+    In this order:
+
+    1. an instance of ``kind.cls`` is used as it is;
+    2. an existing file is a Lightning checkpoint of ``kind.task`` (the model is
+       built from the constructor arguments among its recorded
+       hyperparameters) or, without hyperparameters, a state dict of
+       ``kind.default``;
+    3. ``Enum.MEMBER`` is a weights name (:func:`get_weight`);
+    4. a registered name of the family means its first released weights
+       member. A model without released weights has random weights: refused
+       unless ``allow_random`` (then built, with a warning) — no model is
+       used for inference with random weights by accident.
+
+    Args:
+        model: the model argument.
+        kind: what kind of model is wanted (:data:`DETECTORS`, :data:`MATCHERS`).
+        allow_random: allow a registered name without released weights.
+
+    Returns:
+        The model and its provenance.
+
+    Raises:
+        ModelNotFoundError: an unknown name, a name without released weights,
+            or a path that does not exist.
+        InputError: a file that is not a checkpoint of the kind, weights of
+            another kind, or weights that do not fit.
+    """
+    if isinstance(model, kind.cls):
+        return ResolvedModel(model, type(model).__name__)
+    if isinstance(model, nn.Module):
+        raise InputError('model', f'a {type(model).__name__} is not a {kind.noun}')
+    text = os.fspath(model)
+    path = Path(text)
+    names = [name for name in list_models() if name.startswith(kind.family)]
+    if path.exists():
+        return _from_file(path, kind)
+    if '.' in text and path.suffix not in CHECKPOINT_SUFFIXES:
+        member = get_weight(text)
+        owner = model_of(member)
+        if owner not in names:
+            raise InputError('model', f'{text}: not a {kind.noun} (weights of {owner})')
+        return ResolvedModel(get_model(owner, weights=member), owner, member)
+    if text in names:
+        if text in WEIGHTS:
+            member = next(iter(WEIGHTS[text].__members__.values()))
+            return ResolvedModel(get_model(text, weights=member), text, member)
+        if not allow_random:
+            released = sorted(name for name in names if name in WEIGHTS)
+            raise ModelNotFoundError(
+                'model',
+                f'{text} has no released weights; pass a {kind.task} checkpoint, '
+                f'one of {released}, or get_model({text!r}) to use random weights '
+                'on purpose',
+            )
+        warnings.warn(
+            f'{text}: no weights given, the {kind.noun} is randomly initialised',
+            stacklevel=2,
+        )
+        return ResolvedModel(get_model(text), text)
+    if path.suffix:
+        raise ModelNotFoundError(path, 'no such checkpoint')
+    raise ModelNotFoundError(
+        'model', f'unknown {kind.noun} {text!r}; known: {names} or a checkpoint path'
+    )
+
+
+def _from_file(path: Path, kind: ModelKind) -> ResolvedModel:
+    """A model from a Lightning checkpoint's hyperparameters, or a default's state dict."""
+    data = torch.load(path, map_location='cpu', weights_only=False)
+    hparams = data.get('hyper_parameters') if isinstance(data, dict) else None
+    if not isinstance(hparams, dict) or 'backbone' not in hparams:
+        if kind.default is None:
+            raise InputError(
+                path,
+                f'is not a {kind.task} checkpoint (no {kind.noun} hyperparameters); '
+                f'pass a .ckpt written by `torchgeo fit` with {kind.task}',
+            )
+        return ResolvedModel(get_model(kind.default, weights=path), path.stem)
+    accepted = inspect.signature(kind.cls).parameters
+    kwargs = {key: value for key, value in hparams.items() if key in accepted}
+    built = kind.cls(**kwargs)
+    load_into(built, path, f'{path.name} ({kind.cls.__name__}({kwargs}))')
+    return ResolvedModel(built.eval(), path.stem, None, dict(hparams))
