@@ -646,7 +646,12 @@ def test_old_detection_names_warn() -> None:
     from torchgeo_cstf.datasets import dota
     from torchgeo_cstf.models import detector
 
-    with pytest.warns(DeprecationWarning, match='now ImageDetections'):
+    with pytest.warns(
+        DeprecationWarning, match='is now torchgeo_cstf.datasets.dota.ImageDetections'
+    ):
         assert dota.Detections is ImageDetections
-    with pytest.warns(DeprecationWarning, match='now BatchPredictions'):
+    with pytest.warns(
+        DeprecationWarning,
+        match='is now torchgeo_cstf.models.detector.BatchPredictions',
+    ):
         assert detector.Detections is detector.BatchPredictions

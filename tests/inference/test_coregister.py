@@ -121,7 +121,8 @@ def test_warp_puts_the_query_on_the_reference_grid(tmp_path: Path) -> None:
     assert not inside[:, 153:].any()  # beyond the query's data: nodata
 
 
-def test_tie_points_and_errors(tmp_path: Path) -> None:
+def _shifted_pair(tmp_path: Path) -> Coregistration:
+    """A reference and a query 2 px off in its georeference, co-registered by identity."""
     ref = _texture(120, 160)
     write_geotiff(
         tmp_path / 'ref.tif', ref[None], crs='EPSG:32633', transform=REF_TRANSFORM
@@ -132,7 +133,11 @@ def test_tie_points_and_errors(tmp_path: Path) -> None:
         crs='EPSG:32633',
         transform=REF_TRANSFORM @ Affine.translation(2, 0),
     )
-    result = _result(tmp_path, np.eye(3))
+    return _result(tmp_path, np.eye(3))
+
+
+def test_tie_points_and_errors(tmp_path: Path) -> None:
+    result = _shifted_pair(tmp_path)
     write_tie_points(result, tmp_path / 'ties.gpkg')
     with fiona.open(tmp_path / 'ties.gpkg') as layer:
         assert layer.crs.to_epsg() == 32633 and len(layer) == 3
@@ -154,17 +159,7 @@ def test_tie_points_and_errors(tmp_path: Path) -> None:
 
 
 def test_write_coregistration_writes_every_output_once(tmp_path: Path) -> None:
-    ref = _texture(120, 160)
-    write_geotiff(
-        tmp_path / 'ref.tif', ref[None], crs='EPSG:32633', transform=REF_TRANSFORM
-    )
-    write_geotiff(
-        tmp_path / 'query.tif',
-        ref[None],
-        crs='EPSG:32633',
-        transform=REF_TRANSFORM @ Affine.translation(2, 0),
-    )
-    result = _result(tmp_path, np.eye(3))
+    result = _shifted_pair(tmp_path)
     files = write_coregistration(result, tmp_path / 'out')
     assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == [
         'matches.png',

@@ -1,8 +1,6 @@
 """Evaluation metrics: oriented-box mAP (VOC/DOTA protocol) and image matching."""
 
-import warnings
-from typing import Any
-
+from ..deprecation import moved_names
 from .ap import average_precision, match_detections
 from .dota import DotaTask1Result, evaluate_dota_task1
 from .matching import (
@@ -30,19 +28,10 @@ __all__ = (
 )
 
 #: names that moved to the DOTA dataset package (aliases kept for one release)
-_MOVED = {'DotaObject', 'read_dota_labels'}
-
-
-def __getattr__(name: str) -> Any:
-    """Deprecated aliases of the DOTA label reader, now in ``datasets.dota``."""
-    if name in _MOVED:
-        warnings.warn(
-            f'torchgeo_cstf.metrics.{name} moved to torchgeo_cstf.datasets.dota.{name}; '
-            'the alias goes in the next release',
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from ..datasets.dota import labels
-
-        return getattr(labels, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+__getattr__ = moved_names(
+    __name__,
+    {
+        'DotaObject': 'torchgeo_cstf.datasets.dota.labels:DotaObject',
+        'read_dota_labels': 'torchgeo_cstf.datasets.dota.labels:read_dota_labels',
+    },
+)

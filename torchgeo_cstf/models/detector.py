@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import sigmoid_focal_loss
 
+from ..deprecation import moved_names
 from ..errors import InputError
 from ..ops.boxes import canonicalize_cxcywhr
 from ..ops.nms import batched_rotated_nms
@@ -467,16 +468,6 @@ class CSTFDetector(nn.Module):
         return results
 
 
-def __getattr__(name: str) -> object:
-    """``Detections``: the old name of :data:`BatchPredictions` (one release)."""
-    if name == 'Detections':
-        import warnings
-
-        warnings.warn(
-            'torchgeo_cstf.models.detector.Detections is now BatchPredictions; the '
-            'alias goes in the next release',
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return BatchPredictions
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+__getattr__ = moved_names(
+    __name__, {'Detections': 'torchgeo_cstf.models.detector:BatchPredictions'}
+)

@@ -1,5 +1,6 @@
 """DOTA for oriented detection: loading, the standard patch split, merging, Task 1."""
 
+from ...deprecation import moved_names
 from .dataset import DOTA, INDEX_COLUMNS, VERSION_CLASSES, PatchOrigin
 from .labels import DotaObject, read_dota_labels
 from .results import (
@@ -26,17 +27,6 @@ __all__ = (
     'write_task1',
 )
 
-
-def __getattr__(name: str) -> object:
-    """``Detections``: the old name of :class:`ImageDetections` (one release)."""
-    if name == 'Detections':
-        import warnings
-
-        warnings.warn(
-            'torchgeo_cstf.datasets.dota.Detections is now ImageDetections; the '
-            'alias goes in the next release',
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return ImageDetections
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+__getattr__ = moved_names(
+    __name__, {'Detections': 'torchgeo_cstf.datasets.dota:ImageDetections'}
+)
