@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..datasets.hit_uav import HITUAV
+from ..datasets.hit_uav import HITUAV, HITUAVSplit
 from ..errors import InputError
 from .augmentation import letterbox
 from .detection import OrientedDetectionDataModule
@@ -86,7 +86,7 @@ class HITUAVDataModule(OrientedDetectionDataModule):
         self.patch_size = (int(patch_size[0]), int(patch_size[1]))
         self.bands = bands
 
-    def _dataset(self, split: str) -> HITUAV:
+    def _dataset(self, split: HITUAVSplit) -> HITUAV:
         sample = HITUAVSample(self.patch_size, self.bands, split == 'train')
         return HITUAV(split=split, transforms=sample, **self.kwargs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from ..datasets.hrsc2016 import HRSC2016
+from ..datasets.hrsc2016 import HRSC2016, HRSC2016Split
 from ..errors import InputError
 from .augmentation import letterbox
 from .detection import OrientedDetectionDataModule
@@ -55,8 +55,8 @@ class HRSC2016DataModule(OrientedDetectionDataModule):
         batch_size: int = 8,
         patch_size: int = 800,
         num_workers: int = 0,
-        train_split: str = 'train',
-        val_split: str = 'val',
+        train_split: HRSC2016Split = 'train',
+        val_split: HRSC2016Split = 'val',
         horizontal_targets: bool = False,
         **kwargs: Any,
     ) -> None:

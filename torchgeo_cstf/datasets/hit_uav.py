@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
@@ -58,8 +58,35 @@ _DOWNLOAD_HINT = (
 )
 
 
+#: the splits of HIT-UAV (trainval: train and val together)
+HITUAVSplit = Literal['train', 'val', 'trainval', 'test']
+
+
 class HITUAV(DetectionPlotMixin, ListedImages):
     """HIT-UAV thermal detection dataset with oriented boxes.
+
+    Dataset features:
+
+    * 2,898 thermal infrared images, 640×512 px, from a UAV at 60–130 m
+    * oriented boxes (roLabelImg ``robndbox``) and ``DontCare`` regions
+    * official splits: train 2,029, val 290, test 579 images; CC BY 4.0
+
+    Dataset format:
+
+    * images: ``JPEGImages/<id>.jpg`` (one band)
+    * annotations: ``Annotations/<id>.xml`` (``robndbox`` cx, cy, w, h, angle
+      in radians)
+    * splits: ``ImageSets/Main/{train,val,test}.txt``
+
+    Dataset classes: Person, Car, Bicycle, OtherVehicle (``DontCare`` is not a
+    class: see ``dont_care``).
+
+    If you use this dataset in your research, please cite:
+
+    * J. Suo, T. Wang, X. Zhang, H. Chen, W. Zhou, W. Shi: "HIT-UAV: A
+      high-altitude infrared thermal dataset for Unmanned Aerial
+      Vehicle-based object detection", Scientific Data 10, 227 (2023),
+      https://doi.org/10.1038/s41597-023-02066-6
 
     Samples are dicts with
 
@@ -102,8 +129,8 @@ class HITUAV(DetectionPlotMixin, ListedImages):
     def __init__(
         self,
         root: str | os.PathLike[str] = 'data',
-        split: str = 'train',
-        dont_care: str = 'difficult',
+        split: HITUAVSplit = 'train',
+        dont_care: Literal['difficult', 'drop'] = 'difficult',
         transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
     ) -> None:
         """Initialise the dataset; see the class docstring."""

@@ -55,7 +55,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
@@ -110,8 +110,37 @@ _DOWNLOAD_HINT = (
 )
 
 
+#: the splits of HRSC2016
+HRSC2016Split = Literal['train', 'val', 'trainval', 'test']
+#: its class levels
+HRSC2016Classes = Literal['ship', 'L2', 'L3']
+
+
 class HRSC2016(DetectionPlotMixin, ListedImages):
     """HRSC2016 ship detection dataset with oriented boxes.
+
+    Dataset features:
+
+    * 1,061 Google Earth images of ships at sea and in harbours, about 300×300
+      to 1500×900 px, 0.4–2 m per pixel
+    * one oriented box per ship (2,976 ships), a difficult flag
+    * official splits: train 436, val 181, test 444 images
+
+    Dataset format:
+
+    * images: ``FullDataSet/AllImages/<id>.bmp`` (RGB)
+    * annotations: ``FullDataSet/Annotations/<id>.xml`` (``HRSC_Object`` with
+      ``mbox_cx``, ``mbox_cy``, ``mbox_w``, ``mbox_h``, ``mbox_ang`` in radians)
+    * splits: ``ImageSets/{train,val,trainval,test}.txt``
+
+    Dataset classes: ``'ship'`` (1 class, the usual benchmark), ``'L2'`` (5 ship
+    categories) or ``'L3'`` (31 classes, MMRotate's ``classwise=True``).
+
+    If you use this dataset in your research, please cite:
+
+    * Z. Liu, L. Yuan, L. Weng, Y. Yang: "A High Resolution Optical Satellite
+      Image Dataset for Ship Recognition and Some New Baselines", ICPRAM 2017,
+      https://doi.org/10.5220/0006120603240331
 
     Samples are dicts with
 
@@ -158,8 +187,8 @@ class HRSC2016(DetectionPlotMixin, ListedImages):
     def __init__(
         self,
         root: str | os.PathLike[str] = 'data',
-        split: str = 'trainval',
-        classes: str = 'ship',
+        split: HRSC2016Split = 'trainval',
+        classes: HRSC2016Classes = 'ship',
         transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
     ) -> None:
         """Initialise the dataset; see the class docstring."""

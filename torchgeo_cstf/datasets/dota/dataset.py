@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
 import torch
@@ -126,8 +126,39 @@ class PatchOrigin:
         return cls(match['id'], int(match['x']), int(match['y']), float(match['rate']))
 
 
+#: the splits with public labels
+DOTASplit = Literal['train', 'val']
+#: the versions
+DOTAVersion = Literal['1.0', '1.5', '2.0']
+
+
 class DOTA(DetectionPlotMixin, TorchGeoDOTA):
     """DOTA images with oriented boxes, difficult flags and per-version classes.
+
+    Dataset features:
+
+    * aerial and satellite images (Google Earth, GF-2, JL-1, CycloMedia),
+      800 to 20,000 px a side
+    * objects annotated with quadrilaterals and a difficult flag
+    * v1.0: 2,806 images, v1.5 the same images with small objects added,
+      v2.0: 11,268 images; train and val labels public (test on the server)
+
+    Dataset format:
+
+    * TorchGeo's layout: ``samples.csv``, ``{split}/images/*.png``,
+      ``{split}/annotations/version{v}/*.txt`` (``x1 y1 … x4 y4 class
+      difficult`` lines)
+
+    Dataset classes: 15 (v1.0), 16 (v1.5, + container-crane), 18 (v2.0, +
+    airport, helipad), in TorchGeo's order.
+
+    If you use this dataset in your research, please cite:
+
+    * G.-S. Xia et al.: "DOTA: A Large-scale Dataset for Object Detection in
+      Aerial Images", CVPR 2018, https://doi.org/10.1109/CVPR.2018.00418
+    * J. Ding et al.: "Object Detection in Aerial Images: A Large-Scale
+      Benchmark and Challenges", TPAMI 2021,
+      https://doi.org/10.1109/TPAMI.2021.3117983
 
     Samples are dicts with
 
@@ -165,8 +196,8 @@ class DOTA(DetectionPlotMixin, TorchGeoDOTA):
     def __init__(
         self,
         root: str | os.PathLike[str] = 'data',
-        split: str = 'train',
-        version: str = '1.0',
+        split: DOTASplit = 'train',
+        version: DOTAVersion = '1.0',
         transforms: Callable[[Sample], Sample] | None = None,
     ) -> None:
         """Initialise the dataset; see the class docstring."""
@@ -179,8 +210,8 @@ class DOTA(DetectionPlotMixin, TorchGeoDOTA):
         _check_layout(Path(root), split, version)
         super().__init__(
             os.fspath(root),
-            cast(Literal['train', 'val'], split),
-            cast(Literal['1.0', '1.5', '2.0'], version),
+            split,
+            version,
             bbox_orientation='oriented',
             transforms=transforms,
             download=False,

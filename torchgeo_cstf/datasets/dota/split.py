@@ -60,7 +60,16 @@ from ...errors import InputError
 from ...io.atomic import atomic_output
 from ...ops.boxes import poly_to_cxcywhr
 from ...ops.iou import rotated_box_iof
-from .dataset import DOTA, INDEX_COLUMNS, PatchOrigin, _class_label, _polygons, _Row
+from .dataset import (
+    DOTA,
+    INDEX_COLUMNS,
+    DOTASplit,
+    DOTAVersion,
+    PatchOrigin,
+    _class_label,
+    _polygons,
+    _Row,
+)
 from .labels import DotaObject, read_dota_labels
 
 
@@ -172,8 +181,8 @@ def _check_split_settings(
 def split_dota(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
-    split: str = 'train',
-    version: str = '1.0',
+    split: DOTASplit = 'train',
+    version: DOTAVersion = '1.0',
     size: int = 1024,
     gap: int = 200,
     rates: Sequence[float] = (1.0,),
