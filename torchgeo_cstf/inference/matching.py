@@ -224,6 +224,17 @@ def match(
         The matches (full-resolution pixels), the transform, the method that
         produced them and, when both inputs are georeferenced rasters, tie
         points in the reference CRS.
+
+    Example:
+        >>> import cv2
+        >>> import numpy as np
+        >>> from torchgeo_cstf import match
+        >>> noise = np.random.default_rng(0).random((256, 256), dtype=np.float32)
+        >>> reference = cv2.GaussianBlur(noise, (0, 0), 2)
+        >>> query = np.roll(reference, (5, 3), axis=(0, 1))  # 3 px right, 5 down
+        >>> result = match(reference, query, method='dense')
+        >>> result.transform.matrix[:2, 2].round()
+        array([3., 5.])
     """
     check_method(method)
     matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()

@@ -249,6 +249,17 @@ def detect_scene(
 
     Raises:
         InputError: bad arguments, or an unusable raster or reference.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from torchgeo_cstf.datasets.synthetic import generate_scene
+        >>> from torchgeo_cstf.inference import detect_scene
+        >>> scene = Path(tempfile.mkdtemp()) / 'scene.tif'
+        >>> _ = generate_scene(scene, (512, 512), seed=0)
+        >>> found = detect_scene(scene, tile=256, overlap=64)
+        >>> found.tiles, found.boxes.shape[1], found.info.crs.to_epsg()
+        (9, 5, 32633)
     """
     start = time.perf_counter()
     found = detect_tiles(

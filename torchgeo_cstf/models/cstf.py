@@ -218,6 +218,14 @@ class CSTFBlock(nn.Module):
         heads: attention heads (``channels`` must be divisible by it).
         window: odd SCA window side.
         pool: CA pools the source to at most ``pool × pool`` tokens.
+
+    Example:
+        >>> import torch
+        >>> from torchgeo_cstf.models import CSTFBlock
+        >>> block = CSTFBlock(64, fusion='concat')
+        >>> target, source = torch.randn(2, 64, 32, 32), torch.randn(2, 64, 32, 32)
+        >>> block(target, source).shape
+        torch.Size([2, 64, 32, 32])
     """
 
     def __init__(

@@ -116,6 +116,14 @@ class CSTFDetector(nn.Module):
         pretrained: start the trunk from timm's ImageNet weights (downloaded
             once into the hub cache; with ``in_channels`` other than 3 timm
             adapts the first convolution).
+
+    Example:
+        >>> import torch
+        >>> from torchgeo_cstf.models import CSTFDetector
+        >>> model = CSTFDetector(backbone='regnetx_002', num_classes=3).eval()
+        >>> (found,) = model.predict(torch.rand(1, 3, 128, 128))
+        >>> sorted(found), found['boxes'].shape[1]
+        (['boxes', 'labels', 'scores'], 5)
     """
 
     def __init__(

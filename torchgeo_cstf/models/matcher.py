@@ -150,6 +150,14 @@ class CSTFMatcher(nn.Module):
         structure: feed each band adapter the image's dense oriented-gradient
             channels (:func:`~torchgeo_cstf.models.structure.oriented_gradients`)
             beside its bands: a modality-invariant view of its structure.
+
+    Example:
+        >>> from torchgeo_cstf.models import get_model
+        >>> matcher = get_model(
+        ...     'cstf_matcher_regnetx_004', 'CSTFMatcherRegNetX004_Weights.REAL'
+        ... )
+        >>> matcher.keypoints.num_keypoints, matcher.training
+        (256, False)
     """
 
     def __init__(
