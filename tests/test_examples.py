@@ -4,7 +4,7 @@ import doctest
 
 import pytest
 
-from torchgeo_cstf.inference import matching, scene
+from torchgeo_cstf.inference import coregister, matching, scene
 from torchgeo_cstf.models import cstf, detector, matcher
 
 EXAMPLES = [
@@ -13,6 +13,7 @@ EXAMPLES = [
     (matcher, 'CSTFMatcher'),
     (matching, 'match'),
     (scene, 'detect_scene'),
+    (coregister, 'coregister'),
 ]
 
 

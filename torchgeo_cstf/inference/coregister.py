@@ -252,6 +252,21 @@ def coregister(
     Raises:
         NoOverlapError: the footprints do not overlap.
         CRSError: the CRSs cannot be reconciled.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from torchgeo_cstf.datasets.synthetic import generate_pair
+        >>> from torchgeo_cstf.inference.coregister import coregister
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = generate_pair(
+        ...     folder / 'ref.tif', folder / 'new.tif', 0, size=(512, 512),
+        ...     modality='optical', warp='similarity', rotation=(-2, 2),
+        ...     scale=(0.98, 1.02),
+        ... )  # the new acquisition's georeference is 8 px off
+        >>> result = coregister(folder / 'ref.tif', folder / 'new.tif', method='dense')
+        >>> result.transform is not None and result.rmse_px < 1.0
+        True
     """
     check_method(method)
     if window < 64:
