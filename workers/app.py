@@ -16,13 +16,16 @@ import time
 from typing import Any
 
 from celery import Celery, signals
+from celery.utils.log import get_logger
 
 from torchgeo_cstf import __version__
 from torchgeo_cstf.jobs.settings import JobSettings, WorkerSettings
 from torchgeo_cstf.jobs.stamp import published_at, stamp_published_messages
 
-from . import metrics  # first: sets the metrics directory before prometheus_client
+from . import metrics
 from .heartbeat import Heartbeat
+
+logger = get_logger(__name__)
 
 #: the settings this worker runs with (``CSTF_*`` environment variables)
 settings = JobSettings.from_env()
@@ -42,14 +45,19 @@ def _serve_metrics(sender: Any = None, **_: Any) -> None:
     """Main process, before the pool starts: the metrics endpoint and worker info."""
     if not worker_settings.metrics_port:
         return
+    pool = getattr(sender.pool_cls, '__module__', str(sender.pool_cls))
+    pool = pool.rpartition('.')[2]  # celery.concurrency.prefork → prefork
+    if metrics.multiprocess_dir() is None and pool != 'solo':
+        logger.warning(
+            'CSTF_METRICS_PORT without %s: only the main process is measured, '
+            'not the jobs of the %s pool; start the worker with `cstf worker`',
+            metrics.MULTIPROC_ENV,
+            pool,
+        )
     metrics.serve(worker_settings.metrics_port)
     queues = ','.join(sorted(sender.app.amqp.queues.consume_from or ()))
-    pool = getattr(sender.pool_cls, '__module__', str(sender.pool_cls))
     metrics.WORKER_INFO.labels(
-        __version__,
-        queues,
-        worker_settings.device or 'auto',
-        pool.rpartition('.')[2] if '.' in pool else pool,
+        __version__, queues, worker_settings.device or 'auto', pool
     ).set(1)
 
 

@@ -3,12 +3,12 @@
 Jobs run in prefork children; each child writes its samples to files in
 ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and the
 main process serves their sum on ``CSTF_METRICS_PORT``. The directory must be
-known before ``prometheus_client`` is imported anywhere in the worker: this
-module sets it (a fresh temporary directory) when the port is set and the
-variable is not (``cstf worker`` sets it before it starts Celery, whose
-plugins may import ``prometheus_client`` first). A directory given in the
-variable must belong to this one worker: samples left in it by an earlier
-run are removed at import.
+known before ``prometheus_client`` is imported anywhere in the worker, which
+Celery's plugins (Flower's) do before our app is loaded: ``cstf worker`` sets
+it (a fresh directory, or empties the one given) before it starts Celery. A
+worker started with ``celery -A workers.app worker`` and no such directory
+serves its main process's samples only (right for ``--pool solo``; it warns
+otherwise).
 
 Metrics (``task`` is the Celery task's short name: ``match``, ``detect``,
 ``detect_chunk``, ``merge_chunks``, ``pipeline``, ``ping``):
@@ -35,28 +35,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from torchgeo_cstf.jobs.settings import WorkerSettings
-
-#: where the pool processes write their samples
+#: where the pool processes write their samples (set by ``cstf worker``)
 MULTIPROC_ENV = 'PROMETHEUS_MULTIPROC_DIR'
-
-if WorkerSettings.from_env().metrics_port:
-    if os.environ.get(MULTIPROC_ENV):
-        for _stale in Path(os.environ[MULTIPROC_ENV]).glob('*.db'):
-            _stale.unlink()
-    else:
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix='cstf-metrics-')
-    if 'prometheus_client' in sys.modules:
-        # imported before us (a celery plugin such as Flower's): the class of
-        # the values is chosen at its import, so choose again
-        from prometheus_client import values as _values
-
-        _values.ValueClass = _values.get_value_class()  # type: ignore[no-untyped-call]
 
 from prometheus_client import (
     CollectorRegistry,
@@ -114,7 +98,7 @@ WORKER_INFO = Gauge(
 #: every metric a worker exports, by name (counters with ``_total``) → type;
 #: the alert rules and scaling queries are checked against it (tests/deploy)
 EXPORTED: dict[str, str] = {
-    metric._name + ('_total' if metric._type == 'counter' else ''): metric._type
+    family.name + ('_total' if family.type == 'counter' else ''): family.type
     for metric in (
         JOBS,
         RETRIES,
@@ -126,6 +110,7 @@ EXPORTED: dict[str, str] = {
         GPU_MEMORY,
         WORKER_INFO,
     )
+    for family in metric.describe()
 }
 
 
@@ -186,7 +171,11 @@ def multiprocess_dir() -> Path | None:
 
 
 def serve(port: int) -> None:
-    """Serve the metrics on ``port`` from this (the main) process, in a thread."""
+    """Serve the metrics on ``port`` from this (the main) process, in a thread.
+
+    With ``PROMETHEUS_MULTIPROC_DIR``, the sum of all pool processes' samples;
+    without, this process's own.
+    """
     if multiprocess_dir() is None:
         start_http_server(port)
         return

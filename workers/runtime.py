@@ -10,8 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from torchgeo_cstf.jobs.settings import WorkerSettings
-
+from .app import worker_settings
 from .metrics import MODEL_LOAD
 
 _MODELS: dict[tuple[str, str], Any] = {}
@@ -25,7 +24,7 @@ def device() -> str:
     """
     import torch
 
-    settings = WorkerSettings.from_env()
+    settings = worker_settings
     threads = settings.torch_threads
     if threads and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

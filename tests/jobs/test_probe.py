@@ -2,6 +2,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from workers.heartbeat import write_state
 from workers.probe import check, main
 
@@ -32,7 +34,9 @@ def test_readiness_needs_a_consuming_worker(tmp_path: Path) -> None:
     assert reason is not None and 'stopping, not ready' in reason
 
 
-def test_no_heartbeat_file_fails(tmp_path: Path, capsys: object) -> None:
+def test_no_heartbeat_file_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert 'no heartbeat yet' in str(check(tmp_path / 'missing', 60, False))
-    os.environ.pop('CSTF_HEARTBEAT_FILE', None)
-    assert main([]) == 1
+    monkeypatch.delenv('CSTF_HEARTBEAT_FILE', raising=False)
+    assert main([]) == 1  # no file named at all

@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 #: exit code of ``cstf result`` / ``--wait`` when the job failed or was cancelled
@@ -236,10 +237,15 @@ def _worker(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(' '.join(command))
         return 0
-    if metrics_port and not env.get('PROMETHEUS_MULTIPROC_DIR'):
-        # the pool processes' samples; set before Celery (and its plugins)
-        # import prometheus_client
-        env['PROMETHEUS_MULTIPROC_DIR'] = tempfile.mkdtemp(prefix='cstf-metrics-')
+    if metrics_port:
+        # the pool processes' samples: set before Celery (and its plugins)
+        # import prometheus_client; a given directory is this worker's alone
+        given = env.get('PROMETHEUS_MULTIPROC_DIR')
+        if given:
+            for stale in Path(given).glob('*.db'):
+                stale.unlink()
+        else:
+            env['PROMETHEUS_MULTIPROC_DIR'] = tempfile.mkdtemp(prefix='cstf-metrics-')
     os.execvpe(command[0], command, env)
 
 

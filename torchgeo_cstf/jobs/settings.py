@@ -84,8 +84,8 @@ def with_password(url: str, password: str) -> str:
     parts = urlsplit(url)
     if parts.password is not None or not password:
         return url
-    user = quote(parts.username or '', safe='')
-    netloc = f'{user}:{quote(password, safe="")}@{parts.netloc.rpartition("@")[2]}'
+    user, _, host = parts.netloc.rpartition('@')  # user as written (escaped)
+    netloc = f'{user}:{quote(password, safe="")}@{host}'
     return urlunsplit(parts._replace(netloc=netloc))
 
 
