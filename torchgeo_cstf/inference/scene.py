@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,14 @@ from .tiles import NO_VALID_PIXEL, Tile, TileReader
 #: boxes closer than this (pixels) to a tile edge shared with a neighbour are
 #: left to the neighbour, which sees the whole object
 EDGE_MARGIN = 2.0
+
+
+#: the fields of :class:`SceneDetections` that :meth:`~SceneDetections.to_dict` leaves out
+_NOT_IN_RECORD = ('boxes', 'scores', 'labels', 'info')
+
+
+def _json_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple | list) else value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,23 +100,15 @@ class SceneDetections:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything but the boxes, scores, labels and the raster header, as JSON values.
+        """Every field but the tensors and the raster header, as JSON values.
 
         The job workers send this with the chunks of a large scene (the boxes
         travel in a file); :meth:`from_dict` rebuilds the detections.
         """
         return {
-            'class_names': list(self.class_names),
-            'acquisition_id': self.acquisition_id,
-            'model_name': self.model_name,
-            'model_version': self.model_version,
-            'tiles': self.tiles,
-            'skipped': self.skipped,
-            'seconds': self.seconds,
-            'model_seconds': self.model_seconds,
-            'nms_threshold': self.nms_threshold,
-            'load_seconds': self.load_seconds,
-            'domain_warnings': list(self.domain_warnings),
+            item.name: _json_value(getattr(self, item.name))
+            for item in fields(self)
+            if item.name not in _NOT_IN_RECORD
         }
 
     @classmethod
@@ -133,23 +133,13 @@ class SceneDetections:
         Returns:
             The detections.
         """
-        return cls(
-            boxes=boxes,
-            scores=scores,
-            labels=labels,
-            info=info,
-            class_names=list(record['class_names']),
-            acquisition_id=str(record['acquisition_id']),
-            model_name=str(record['model_name']),
-            model_version=str(record['model_version']),
-            tiles=int(record['tiles']),
-            skipped=int(record['skipped']),
-            seconds=float(record['seconds']),
-            model_seconds=float(record['model_seconds']),
-            nms_threshold=float(record['nms_threshold']),
-            load_seconds=float(record['load_seconds']),
-            domain_warnings=tuple(record.get('domain_warnings', ())),
-        )
+        values = {
+            item.name: record[item.name]
+            for item in fields(cls)
+            if item.name not in _NOT_IN_RECORD and item.name in record
+        }
+        values['domain_warnings'] = tuple(values.get('domain_warnings', ()))
+        return cls(boxes=boxes, scores=scores, labels=labels, info=info, **values)
 
     def counts(self) -> dict[str, int]:
         """Objects per class name."""
