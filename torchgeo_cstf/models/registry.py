@@ -5,20 +5,19 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, cast
 
-import torch
 from torch import nn
 from torchvision.models._api import WeightsEnum
 
 from ..errors import InputError, ModelNotFoundError
 from .detector import CSTFDetector
 from .matcher import CSTFMatcher
-from .weights import load_checkpoint, load_weights
+from .weights import load_checkpoint, load_weights, model_state, read_checkpoint
 
 #: what the builders' and :func:`get_model`'s ``weights`` accept
 type WeightsArg = WeightsEnum | str | os.PathLike[str] | None
@@ -197,7 +196,7 @@ def _member(weights: WeightsEnum | str | os.PathLike[str] | None) -> WeightsEnum
 
 def load_into(
     model: nn.Module,
-    weights: WeightsEnum | str | os.PathLike[str],
+    weights: WeightsEnum | str | os.PathLike[str] | Mapping[str, Any],
     name: str | None = None,
     *,
     fresh: Sequence[str] = (),
@@ -206,8 +205,8 @@ def load_into(
 
     Args:
         model: the model.
-        weights: a weights enum member (or its name for :func:`get_weight`), or
-            a path to a Lightning checkpoint or a state dict.
+        weights: a weights enum member (or its name for :func:`get_weight`), a
+            path to a Lightning checkpoint or a state dict, or a state dict.
         name: the model's name for error messages (default its class name).
         fresh: key prefixes of parameters that may be missing from the weights
             or shaped differently (fine-tuning a model whose stems changed):
@@ -217,8 +216,11 @@ def load_into(
         InputError: weights that do not fit the model, or cannot be found.
     """
     name = name or type(model).__name__
-    member = _member(weights)
-    state = load_weights(member) if member is not None else load_checkpoint(weights)
+    if isinstance(weights, Mapping):
+        state = dict(weights)
+    else:
+        member = _member(weights)
+        state = load_weights(member) if member is not None else load_checkpoint(weights)
     if fresh:
         own = model.state_dict()
         state = {
@@ -367,8 +369,8 @@ def resolve_model(
 
 def _from_file(path: Path, kind: ModelKind) -> ResolvedModel:
     """A model from a Lightning checkpoint's hyperparameters, or a default's state dict."""
-    data = torch.load(path, map_location='cpu', weights_only=False)
-    hparams = data.get('hyper_parameters') if isinstance(data, dict) else None
+    data = read_checkpoint(path)  # once: hyperparameters and weights
+    hparams = data.get('hyper_parameters')
     if not isinstance(hparams, dict) or 'backbone' not in hparams:
         if kind.default is None:
             raise InputError(
@@ -376,9 +378,11 @@ def _from_file(path: Path, kind: ModelKind) -> ResolvedModel:
                 f'is not a {kind.task} checkpoint (no {kind.noun} hyperparameters); '
                 f'pass a .ckpt written by `torchgeo fit` with {kind.task}',
             )
-        return ResolvedModel(get_model(kind.default, weights=path), path.stem)
+        built = get_model(kind.default)
+        load_into(built, model_state(data), f'{path.name} ({kind.default})')
+        return ResolvedModel(built.eval(), path.stem)
     accepted = inspect.signature(kind.cls).parameters
     kwargs = {key: value for key, value in hparams.items() if key in accepted}
     built = kind.cls(**kwargs)
-    load_into(built, path, f'{path.name} ({kind.cls.__name__}({kwargs}))')
+    load_into(built, model_state(data), f'{path.name} ({kind.cls.__name__}({kwargs}))')
     return ResolvedModel(built.eval(), path.stem, None, dict(hparams))

@@ -121,10 +121,24 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     Returns:
         The model's state dict.
     """
+    return model_state(read_checkpoint(path))
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The whole content of a checkpoint file (read once, on the CPU).
+
+    Raises:
+        ModelNotFoundError: the file does not exist.
+    """
     file = Path(path)
     if not file.exists():
         raise ModelNotFoundError(file, 'no such checkpoint')
     data: dict[str, Any] = torch.load(file, map_location='cpu', weights_only=False)
+    return data
+
+
+def model_state(data: dict[str, Any]) -> dict[str, Any]:
+    """The bare model's state dict in a checkpoint's content (see :func:`load_checkpoint`)."""
     state: dict[str, Any] = data.get('state_dict', data)
     if any(key.startswith('model.') for key in state):
         state = {
