@@ -49,12 +49,12 @@ from torchgeo.trainers import ObjectDetection
 from torchgeo_cstf import __version__
 from torchgeo_cstf.datamodules import SyntheticScenesDataModule
 from torchgeo_cstf.datasets import SyntheticScenes
-from torchgeo_cstf.datasets.synthetic.plot import display_image, draw_boxes
 from torchgeo_cstf.inference import resolve_detector
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision
 from torchgeo_cstf.models import CSTFDetector
 from torchgeo_cstf.models.detector import BatchPredictions
 from torchgeo_cstf.ops import cxcywhr_to_xyxy, xyxy_to_cxcywhr
+from torchgeo_cstf.plotting import display_image, draw_boxes
 from torchgeo_cstf.tasks.schedule import warmup_cosine_factor
 
 FUSIONS = ('concat', 'sum', 'ca', 'sca', 'none')

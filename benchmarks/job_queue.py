@@ -39,8 +39,8 @@ import redis
 from matplotlib.figure import Figure
 
 from torchgeo_cstf import __version__
-from torchgeo_cstf.datasets.synthetic import generate_scene
-from torchgeo_cstf.jobs import DetectionJob, JobClient, JobSettings, job_id
+from torchgeo_cstf.jobs import DetectionJob, JobClient, JobSettings, build, job_id
+from torchgeo_cstf.synthetic import generate_scene
 
 
 def worker_env(url: str, root: Path) -> dict[str, str]:
@@ -98,10 +98,11 @@ def _warm(client: JobClient, scenes: list[Path], out: Path, count: int) -> None:
 
 def detection_spec(scene: Path, out: Path, **parameters: Any) -> dict[str, Any]:
     """The JSON spec of a detection job (tile 256 unless given)."""
-    job = DetectionJob(scene=str(scene), output_dir=str(out))
-    update = {'tile': 256, **parameters}
-    job = job.model_copy(
-        update={'parameters': job.parameters.model_copy(update=update)}
+    job = build(
+        DetectionJob,
+        scene=str(scene),
+        output_dir=str(out),
+        parameters={'tile': 256, **parameters},
     )
     return job.model_dump(mode='json')
 

@@ -62,7 +62,6 @@ from matplotlib.figure import Figure
 from torchgeo_cstf import __version__
 from torchgeo_cstf.datamodules import CrossModalPairsDataModule
 from torchgeo_cstf.datasets import CrossModalPairs, PairedRasters
-from torchgeo_cstf.datasets.synthetic import synthesize_scene
 from torchgeo_cstf.inference import plot_matches
 from torchgeo_cstf.inference.matching import resolve_matcher
 from torchgeo_cstf.inference.methods import PairMatcher
@@ -75,6 +74,7 @@ from torchgeo_cstf.models import (
     estimate_transform,
 )
 from torchgeo_cstf.models.cstf import FUSIONS
+from torchgeo_cstf.synthetic import synthesize_scene
 from torchgeo_cstf.tasks import CSTFMatching
 
 Matcher = Callable[[torch.Tensor, torch.Tensor], Matches]

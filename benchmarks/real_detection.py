@@ -65,7 +65,6 @@ from torchgeo_cstf.datamodules.hit_uav import HIT_UAV_SIZE, HITUAVSample
 from torchgeo_cstf.datasets import HITUAV
 from torchgeo_cstf.datasets.dota import read_dota_labels
 from torchgeo_cstf.datasets.hit_uav import CLASSES
-from torchgeo_cstf.datasets.synthetic.plot import display_image, draw_boxes
 from torchgeo_cstf.inference import detect_scene, resolve_detector
 from torchgeo_cstf.inference.detectors import LoadedDetector
 from torchgeo_cstf.io import write_geotiff
@@ -78,6 +77,8 @@ from torchgeo_cstf.ops import (
     poly_to_cxcywhr,
     xyxy_to_cxcywhr,
 )
+from torchgeo_cstf.options import TilingOptions
+from torchgeo_cstf.plotting import display_image, draw_boxes
 
 Predict = Callable[[Tensor], BatchPredictions]
 #: model classes → the class of each transfer set it is scored as
@@ -376,7 +377,11 @@ def _detect(path: Path, loaded: LoadedDetector) -> tuple[dict[str, Tensor], list
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # recorded in the JSON instead
             found = detect_scene(
-                raster, loaded, tile=1024, overlap=200, score_threshold=MAP_SCORE
+                raster,
+                loaded,
+                options=TilingOptions(
+                    tile=1024, overlap=200, score_threshold=MAP_SCORE
+                ),
             )
     return (
         {'boxes': found.boxes, 'scores': found.scores, 'labels': found.labels},

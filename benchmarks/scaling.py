@@ -47,9 +47,10 @@ from job_queue import detection_spec, start_workers, stop_workers, worker_env
 from matplotlib.figure import Figure
 
 from torchgeo_cstf import __version__
-from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.inference import count_tiles
 from torchgeo_cstf.jobs import DetectionJob, JobClient, JobSettings, job_id
+from torchgeo_cstf.options import TilingOptions
+from torchgeo_cstf.synthetic import generate_scene
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -110,7 +111,10 @@ def _chord(
 ) -> dict[str, Any]:
     spec = detection_spec(scene, out, **parameters)
     tiles = count_tiles(
-        scene, spec['parameters']['tile'], spec['parameters']['overlap']
+        scene,
+        TilingOptions(
+            **{k: spec['parameters']['tiling'][k] for k in ('tile', 'overlap')}
+        ),
     )
     chunks = -(-tiles // chunk_tiles)
     submitted = time.time()
@@ -282,7 +286,9 @@ def main() -> None:
             path = root / f'scene-{index:03d}.tif'
             generate_scene(path, (args.size, args.size), index, num_objects=8)
             scenes.append(path)
-        per_job = count_tiles(scenes[0], args.tile, args.overlap)
+        per_job = count_tiles(
+            scenes[0], TilingOptions(tile=args.tile, overlap=args.overlap)
+        )
         if per_job > args.chunk_tiles:
             parser.error(
                 f'a burst job has {per_job} tiles, more than --chunk-tiles '
@@ -290,7 +296,10 @@ def main() -> None:
             )
         big = root / 'big.tif'
         generate_scene(big, (args.big, args.big), 999, num_objects=60)
-        if count_tiles(big, args.tile, args.overlap) <= args.chunk_tiles:
+        if (
+            count_tiles(big, TilingOptions(tile=args.tile, overlap=args.overlap))
+            <= args.chunk_tiles
+        ):
             parser.error(
                 f'the --big scene has no more than --chunk-tiles {args.chunk_tiles} '
                 'tiles: it would not fan out; use a larger --big'

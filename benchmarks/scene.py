@@ -51,7 +51,8 @@ from matplotlib.figure import Figure
 from rasterio.windows import Window
 
 from torchgeo_cstf import __version__
-from torchgeo_cstf.datasets.synthetic import synthesize_scene
+from torchgeo_cstf.options import TilingOptions
+from torchgeo_cstf.synthetic import synthesize_scene
 
 BASE = 2048
 #: the shipped demo detector, and the overlap of detect_scene's default tiling
@@ -132,10 +133,8 @@ def child(path: str, tile: int, batch_size: int) -> None:
     result = detect_scene(
         path,
         DETECTOR,
-        tile=tile,
-        overlap=OVERLAP,
-        batch_size=batch_size,
         on_tiles=lambda done, planned: sampler.begin(),
+        options=TilingOptions(tile=tile, overlap=OVERLAP, batch_size=batch_size),
     )
     print(
         json.dumps(
@@ -169,7 +168,9 @@ def model_only(path: str, tile: int, batch_size: int, batches: int) -> None:
 
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     loaded = resolve_detector(DETECTOR)
-    first = range(min(batch_size, count_tiles(path, tile, OVERLAP)))
+    first = range(
+        min(batch_size, count_tiles(path, TilingOptions(tile=tile, overlap=OVERLAP)))
+    )
     reader = TileReader(
         path,
         loaded.model.in_channels,

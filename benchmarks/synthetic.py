@@ -26,14 +26,14 @@ from affine import Affine
 from matplotlib.figure import Figure
 
 from torchgeo_cstf import __version__
-from torchgeo_cstf.datasets.synthetic import (
+from torchgeo_cstf.io import write_geotiff
+from torchgeo_cstf.synthetic import (
     generate_pair,
     generate_scene,
     plot_scene,
     synthesize_pair,
     synthesize_scene,
 )
-from torchgeo_cstf.io import write_geotiff
 
 
 def best_of(repeat: int, run: Callable[[int], object]) -> float:

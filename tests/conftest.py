@@ -49,8 +49,8 @@ def write_bad_rasters(directory: Path) -> dict[str, Path]:
     import rasterio.shutil
     from affine import Affine
 
-    from torchgeo_cstf.datasets.synthetic import generate_scene
     from torchgeo_cstf.io import write_geotiff
+    from torchgeo_cstf.synthetic import generate_scene
 
     directory.mkdir(parents=True, exist_ok=True)
     transform = Affine(1.0, 0.0, 500000.0, 0.0, -1.0, 4000000.0)

@@ -8,7 +8,7 @@ import rasterio
 
 from torchgeo_cstf import __version__
 from torchgeo_cstf.cli import main
-from torchgeo_cstf.datasets.synthetic import PairTruth, SceneTruth
+from torchgeo_cstf.synthetic import PairTruth, SceneTruth
 
 
 def test_synth_scene(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,10 +7,10 @@ import pytest
 import rasterio
 
 from torchgeo_cstf.cli import main
-from torchgeo_cstf.datasets.synthetic import PairTruth, generate_scene
 from torchgeo_cstf.demo import run_demo
 from torchgeo_cstf.models import CSTFDetectorRegNetX002_Weights, get_model
 from torchgeo_cstf.models.weights import resolve_url, sha256_of
+from torchgeo_cstf.synthetic import PairTruth, generate_scene
 
 
 def test_shipped_weights_are_verified_and_small() -> None:
@@ -80,7 +80,7 @@ def test_cli_detect_and_match(
     )
     assert (tmp_path / 'objects.png').exists()
 
-    from torchgeo_cstf.datasets.synthetic import generate_pair
+    from torchgeo_cstf.synthetic import generate_pair
 
     generate_pair(
         tmp_path / 'ref.tif',

@@ -9,19 +9,21 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
+
+from torchgeo_cstf.jobs import Manifest
 
 #: the manifest file of a finished job
 MANIFEST = 'manifest.json'
 
 
-def finished(job_dir: Path) -> dict[str, Any] | None:
+def finished(job_dir: Path) -> Manifest | None:
     """The manifest of a job whose outputs are already in place, else None."""
     try:
-        found: dict[str, Any] = json.loads((job_dir / MANIFEST).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return Manifest.model_validate_json((job_dir / MANIFEST).read_bytes())
+    except (FileNotFoundError, ValidationError):
         return None
-    return found
 
 
 def work_dir(job_dir: Path, purpose: str) -> Path:
@@ -57,6 +59,8 @@ def staged(job_dir: Path) -> Iterator[Path]:
             shutil.rmtree(temporary, ignore_errors=True)
 
 
-def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(directory: Path, manifest: Manifest) -> None:
     """Write ``manifest.json`` into a staged directory."""
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    (directory / MANIFEST).write_text(
+        json.dumps(manifest.to_json(), indent=2, sort_keys=True)
+    )

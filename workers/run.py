@@ -33,7 +33,7 @@ from torchgeo_cstf.inference import (
 from torchgeo_cstf.inference.coregister import coregister
 from torchgeo_cstf.inference.coregistration_files import write_coregistration
 from torchgeo_cstf.io.raster import read_raster_info
-from torchgeo_cstf.jobs import DetectionJob, MatchingJob, PipelineJob, manifest
+from torchgeo_cstf.jobs import DetectionJob, Manifest, MatchingJob, PipelineJob
 from torchgeo_cstf.jobs.spec import local_path
 
 from . import runtime
@@ -55,13 +55,10 @@ def _detect(
     found = detect_tiles(
         local_path(job.scene),
         runtime.detector(params.detector),
+        params.tiling,
         tiles=tiles,
-        tile=params.tile,
-        overlap=params.overlap,
-        batch_size=params.batch_size,
         device=runtime.device(),
         reference=None if job.reference is None else local_path(job.reference),
-        score_threshold=params.score_threshold,
         acquisition_id=params.acquisition_id or Path(job.scene).stem,
         on_tiles=lambda done, total: report('detect', done, total),
     )
@@ -69,7 +66,7 @@ def _detect(
     return found
 
 
-def detect_scene_job(job: DetectionJob, job_id: str, report: Report) -> dict[str, Any]:
+def detect_scene_job(job: DetectionJob, job_id: str, report: Report) -> Manifest:
     """Detect objects in the whole scene in this process."""
     return write_detection_outputs(
         job, job_id, merge_detections([_detect(job, report)])
@@ -78,11 +75,12 @@ def detect_scene_job(job: DetectionJob, job_id: str, report: Report) -> dict[str
 
 def detect_chunk_job(
     job: DetectionJob, job_id: str, chunk: int, tiles: Sequence[int], report: Report
-) -> dict[str, Any]:
+) -> Manifest:
     """Detect objects in some tiles; the boxes go to a part file merged later.
 
     Returns:
-        A small description of the part (file, counts, model, timing).
+        The chunk's manifest: the part file as output ``part``; the chunk's
+        index, object count and detection record as its summary.
     """
     found = _detect(job, report, tiles)
     parts = work_dir(job_dir(job.output_dir, job_id), 'parts')
@@ -96,29 +94,28 @@ def detect_chunk_job(
         labels=found.labels.numpy(),
     )
     temporary.replace(path)
-    return {
-        'status': 'succeeded',
-        'chunk': chunk,
-        'path': str(path),
-        'objects': len(found),
-        **found.to_dict(),
-    }
+    return Manifest.succeeded(
+        job_id,
+        job.result_kind,
+        outputs={'part': str(path)},
+        summary={'chunk': chunk, 'objects': len(found), **found.to_dict()},
+    )
 
 
 def write_merged_chunks(
-    job: DetectionJob, job_id: str, chunks: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
+    job: DetectionJob, job_id: str, chunks: Sequence[Manifest]
+) -> Manifest:
     """Merge the parts of a chunked detection into one output (cross-tile NMS)."""
     info = read_raster_info(local_path(job.scene))
     parts = []
-    for chunk in sorted(chunks, key=lambda c: int(c['chunk'])):
-        with np.load(chunk['path']) as arrays:
+    for chunk in sorted(chunks, key=lambda c: int(c.summary['chunk'])):
+        with np.load(chunk.outputs['part']) as arrays:
             boxes, scores, labels = (
                 torch.from_numpy(arrays[k]) for k in ('boxes', 'scores', 'labels')
             )
         parts.append(
             SceneDetections.from_dict(
-                chunk, boxes=boxes, scores=scores, labels=labels, info=info
+                chunk.summary, boxes=boxes, scores=scores, labels=labels, info=info
             )
         )
     result = write_detection_outputs(job, job_id, merge_detections(parts))
@@ -133,7 +130,7 @@ def discard_chunks(job: DetectionJob, job_id: str) -> None:
 
 def write_detection_outputs(
     job: DetectionJob, job_id: str, found: SceneDetections
-) -> dict[str, Any]:
+) -> Manifest:
     """Write detections (+ quicklook, + a pipeline's co-registration) once."""
     params = job.parameters
     final = job_dir(job.output_dir, job_id)
@@ -165,12 +162,8 @@ def write_detection_outputs(
             for item in sorted(coregistration.iterdir()):
                 shutil.move(item, directory / item.name)
                 outputs[item.stem] = str(final / item.name)
-        result = manifest(
-            job_id,
-            'pipeline' if job.pipeline_id else 'detect',
-            'succeeded',
-            outputs=outputs,
-            summary=summary,
+        result = Manifest.succeeded(
+            job_id, job.result_kind, outputs=outputs, summary=summary
         )
         write_manifest(directory, result)
     if coregistration.exists():
@@ -185,11 +178,10 @@ def _coregister(
     result = coregister(
         local_path(job.reference),
         local_path(job.query),
-        runtime.matcher(job.matcher) if job.method != 'dense' else job.matcher,
-        method=job.method,
-        window=job.window,
-        max_windows=job.windows,
-        transform_model=job.transform,
+        runtime.matcher(job.matcher)
+        if job.registration.method != 'dense'
+        else job.matcher,
+        job.registration,
         device=runtime.device(),
     )
     report('coregister', 1, 2)
@@ -197,14 +189,14 @@ def _coregister(
         raise NoTransformError(
             job.query,
             f'{len(result.matches.confidence)} matches with {job.reference} but '
-            f'no consistent {job.transform}',
+            f'no consistent {job.registration.transform}',
         )
     write_coregistration(result, directory)
     report('coregister', 2, 2)
     return result.report()
 
 
-def coregister_job(job: MatchingJob, job_id: str, report: Report) -> dict[str, Any]:
+def coregister_job(job: MatchingJob, job_id: str, report: Report) -> Manifest:
     """Co-register the query onto the reference; tie points, COG, plot, report."""
     final = job_dir(job.output_dir, job_id)
     with staged(final) as directory:
@@ -212,8 +204,8 @@ def coregister_job(job: MatchingJob, job_id: str, report: Report) -> dict[str, A
         outputs = {
             path.stem: str(final / path.name) for path in sorted(directory.iterdir())
         }
-        result = manifest(
-            job_id, 'match', 'succeeded', outputs=outputs, summary=summary
+        result = Manifest.succeeded(
+            job_id, job.result_kind, outputs=outputs, summary=summary
         )
         write_manifest(directory, result)
     return result

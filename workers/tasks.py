@@ -11,7 +11,7 @@ import contextlib
 import errno
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast, get_args
 
 import torch
 from celery import Task, chord
@@ -26,12 +26,14 @@ from torchgeo_cstf.errors import CSTFError, JobCancelledError
 from torchgeo_cstf.inference import count_tiles
 from torchgeo_cstf.jobs import (
     DetectionJob,
+    JobTimes,
+    Manifest,
     MatchingJob,
     PipelineJob,
     check_paths,
-    failure,
     parse_job,
 )
+from torchgeo_cstf.jobs.manifest import Kind
 from torchgeo_cstf.jobs.spec import local_path
 from torchgeo_cstf.jobs.stamp import published_at
 from torchgeo_cstf.jobs.state import is_cancelled, record_chunk_progress
@@ -125,8 +127,8 @@ def _guarded(
     task: Task[Any, Any],
     spec: Any,
     job_id: str,
-    body: Callable[[Job], dict[str, Any]],
-    kind_hint: str,
+    body: Callable[[Job], Manifest],
+    kind_hint: Kind,
     *,
     reuse: bool = True,
 ) -> dict[str, Any]:
@@ -139,19 +141,16 @@ def _guarded(
     ``started`` and ``finished``.
     """
     started = time.time()
-    kind = spec.get('kind', kind_hint) if isinstance(spec, dict) else kind_hint
+    given = spec.get('kind') if isinstance(spec, dict) else None
+    kind: Kind = cast(Kind, given) if given in get_args(Kind) else kind_hint
     try:
         job = parse_job(spec)
-        kind = (
-            'pipeline'
-            if isinstance(job, DetectionJob) and job.pipeline_id
-            else job.kind
-        )
+        kind = job.result_kind
         check_paths(job, settings.allowed_roots)
         done = finished(run.job_dir(job.output_dir, job_id)) if reuse else None
         if done is not None:
             logger.info('%s: outputs already written; not run again', job_id)
-            return done
+            return done.to_json()
         cancelled = False
         with _advisory(job_id):  # Redis may be restarting: run, check later
             cancelled = is_cancelled(_redis(), job_id)
@@ -159,12 +158,12 @@ def _guarded(
             raise JobCancelledError(f'{job_id}: cancelled before it started')
         result = body(job)
     except JobCancelledError as err:
-        result = failure(job_id, kind, err.code, str(err), cancelled=True)
+        result = Manifest.failed(job_id, kind, err.code, str(err), cancelled=True)
     except CSTFError as err:
         logger.info('%s failed: %s %s', job_id, err.code, err)
-        result = failure(job_id, kind, err.code, str(err))
+        result = Manifest.failed(job_id, kind, err.code, str(err))
     except SoftTimeLimitExceeded:
-        result = failure(
+        result = Manifest.failed(
             job_id,
             kind,
             'TIME_LIMIT',
@@ -179,22 +178,23 @@ def _guarded(
             raise task.retry(exc=err, countdown=countdown) from err
         if _transient(err):
             message = f'{err} (after {settings.max_retries} retries)'
-            result = failure(job_id, kind, 'IO_ERROR', message)
+            result = Manifest.failed(job_id, kind, 'IO_ERROR', message)
         elif (code := _error_code(err)) is not None:
-            result = failure(job_id, kind, code, f'{type(err).__name__}: {err}')
+            result = Manifest.failed(job_id, kind, code, f'{type(err).__name__}: {err}')
         else:
             logger.exception('%s: unexpected error', job_id)
             message = f'{type(err).__name__}: {err}'
-            result = failure(job_id, kind, 'INTERNAL_ERROR', message)
-    if task.request.hostname:
-        result['worker'] = str(task.request.hostname)
+            result = Manifest.failed(job_id, kind, 'INTERNAL_ERROR', message)
     published = published_at(task.request)
-    result['times'] = {
-        'published': None if published is None else round(published, 3),
-        'started': round(started, 3),
-        'finished': round(time.time(), 3),
-    }
-    return result
+    times = JobTimes(
+        published=None if published is None else round(published, 3),
+        started=round(started, 3),
+        finished=round(time.time(), 3),
+    )
+    update: dict[str, Any] = {'times': times}
+    if task.request.hostname:
+        update['worker'] = str(task.request.hostname)
+    return result.model_copy(update=update).to_json()
 
 
 @app.task(name='cstf.ping')
@@ -208,7 +208,7 @@ def match(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Co-register a query onto a reference (a :class:`MatchingJob`)."""
     job_id = str(self.request.id)
 
-    def body(job: Job) -> dict[str, Any]:
+    def body(job: Job) -> Manifest:
         assert isinstance(job, MatchingJob)
         return run.coregister_job(job, job_id, _reporter(self, job_id))
 
@@ -225,10 +225,10 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """
     job_id = str(self.request.id)
 
-    def body(job: Job) -> dict[str, Any]:
+    def body(job: Job) -> Manifest:
         assert isinstance(job, DetectionJob)
         params = job.parameters
-        total = count_tiles(local_path(job.scene), params.tile, params.overlap)
+        total = count_tiles(local_path(job.scene), params.tiling)
         size = settings.chunk_tiles
         if total <= size:
             return run.detect_scene_job(job, job_id, _reporter(self, job_id))
@@ -268,7 +268,7 @@ def detect_chunk(
             )
         _publish(self, job_id, stage, tiles_done, total)
 
-    def body(job: Job) -> dict[str, Any]:
+    def body(job: Job) -> Manifest:
         assert isinstance(job, DetectionJob)
         return run.detect_chunk_job(job, job_id, chunk, range(start, stop), report)
 
@@ -290,31 +290,36 @@ def merge_chunks(
     ``INCOMPLETE_CHUNKS`` rather than writing a partial result.
     """
 
-    def body(job: Job) -> dict[str, Any]:
+    def body(job: Job) -> Manifest:
         assert isinstance(job, DetectionJob)
-        kind = 'detect' if job.pipeline_id is None else 'pipeline'
-        unique = {int(c.get('chunk', -1)): c for c in chunks if 'chunk' in c}
-        failed = [c for c in chunks if c.get('status') != 'succeeded']
+        kind = job.result_kind
+        results = [Manifest.model_validate(chunk) for chunk in chunks]
+        failed = [r for r in results if r.status != 'succeeded']
+        unique = {int(r.summary['chunk']): r for r in results if r not in failed}
         if not failed and sorted(unique) != list(range(expected)):
             missing = sorted(set(range(expected)) - set(unique))
             run.discard_chunks(job, job_id)
-            return failure(
+            return Manifest.failed(
                 job_id,
                 kind,
                 'INCOMPLETE_CHUNKS',
                 f'chunks {missing} of {expected} have no result; submit the job '
                 'again with force',
             )
-        total = sum(int(chunk.get('tiles', 0)) for chunk in unique.values())
+        total = sum(int(r.summary.get('tiles', 0)) for r in unique.values())
         self.update_state(
             state='PROGRESS', meta={'stage': 'merge', 'done': total, 'total': total}
         )
         if failed:
             run.discard_chunks(job, job_id)
-            error = failed[0]['error']
-            cancelled = failed[0].get('status') == 'cancelled'
-            return failure(
-                job_id, kind, error['code'], error['message'], cancelled=cancelled
+            first = failed[0]
+            assert first.error is not None
+            return Manifest.failed(
+                job_id,
+                kind,
+                first.error.code,
+                first.error.message,
+                cancelled=first.status == 'cancelled',
             )
         return run.write_merged_chunks(job, job_id, list(unique.values()))
 
@@ -330,7 +335,7 @@ def pipeline(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """
     job_id = str(self.request.id)
 
-    def body(job: Job) -> dict[str, Any]:
+    def body(job: Job) -> Manifest:
         assert isinstance(job, PipelineJob)
         stage = run.pipeline_first_stage(job, job_id, _reporter(self, job_id))
         raise self.replace(detect.si(stage.model_dump(mode='json')))

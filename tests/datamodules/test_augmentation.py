@@ -10,9 +10,9 @@ from torchgeo_cstf.datamodules import (
     letterbox,
     visible_share,
 )
-from torchgeo_cstf.datasets.synthetic.render import polygon_coverage
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.ops import cxcywhr_to_poly
+from torchgeo_cstf.synthetic.render import polygon_coverage
 
 SIZE = 96
 

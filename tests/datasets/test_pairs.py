@@ -9,10 +9,10 @@ from matplotlib.figure import Figure
 
 from torchgeo_cstf.datamodules import CrossModalPairsDataModule, PairedRastersDataModule
 from torchgeo_cstf.datasets import MODALITIES, CrossModalPairs, PairedRasters
-from torchgeo_cstf.datasets.synthetic.simulate import simulate_modality
-from torchgeo_cstf.datasets.synthetic.warps import apply_homography, fit_homography
 from torchgeo_cstf.errors import InputError, InputNotFoundError
 from torchgeo_cstf.io import percentile_stretch
+from torchgeo_cstf.ops.homography import apply_homography, fit_homography
+from torchgeo_cstf.synthetic.simulate import simulate_modality
 
 DATA = Path(__file__).resolve().parents[1] / 'data'
 
@@ -192,7 +192,7 @@ def test_pair_datamodules() -> None:
 
 
 def test_presplit_folders_and_small_files(tmp_path: Path) -> None:
-    from torchgeo_cstf.datasets.synthetic import synthesize_scene
+    from torchgeo_cstf.synthetic import synthesize_scene
 
     for index, (split, size) in enumerate(
         [('train', 160), ('train', 96), ('val', 160), ('test', 160)]

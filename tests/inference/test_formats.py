@@ -23,8 +23,8 @@ from affine import Affine
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from torchgeo_cstf.cli import main
-from torchgeo_cstf.datasets.synthetic import generate_pair, synthesize_scene
 from torchgeo_cstf.io import write_geotiff
+from torchgeo_cstf.synthetic import generate_pair, synthesize_scene
 
 #: one 0.5 m pixel at 45° N, in degrees of longitude and latitude
 DEG_X, DEG_Y = 0.5 / 78846.8, 0.5 / 111131.7

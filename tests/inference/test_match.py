@@ -7,12 +7,12 @@ from matplotlib.patches import ConnectionPatch
 from torch import Tensor
 
 import torchgeo_cstf
-from torchgeo_cstf.datasets.synthetic import PairTruth, generate_pair
-from torchgeo_cstf.datasets.synthetic.warps import apply_homography
 from torchgeo_cstf.errors import InputError, ModelNotFoundError
 from torchgeo_cstf.inference import fit_bands, load_image, match, plot_matches
 from torchgeo_cstf.io import pixel_to_map
 from torchgeo_cstf.models import CSTFMatcher, Matches
+from torchgeo_cstf.ops.homography import apply_homography
+from torchgeo_cstf.synthetic import PairTruth, generate_pair
 
 
 class OracleMatcher(CSTFMatcher):

@@ -7,9 +7,6 @@ import torch
 from torch import Tensor
 
 from torchgeo_cstf.cli import main
-from torchgeo_cstf.datasets.synthetic import generate_pair, synthesize_scene
-from torchgeo_cstf.datasets.synthetic.simulate import simulate_modality
-from torchgeo_cstf.datasets.synthetic.warps import apply_homography
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.inference import match
 from torchgeo_cstf.inference.coregister import coregister
@@ -17,6 +14,10 @@ from torchgeo_cstf.inference.methods import PairMatcher
 from torchgeo_cstf.metrics import corner_error
 from torchgeo_cstf.models import CSTFMatcher, Matches
 from torchgeo_cstf.models.dense import warp_image
+from torchgeo_cstf.ops.homography import apply_homography
+from torchgeo_cstf.options import RegistrationOptions
+from torchgeo_cstf.synthetic import generate_pair, synthesize_scene
+from torchgeo_cstf.synthetic.simulate import simulate_modality
 
 
 class OracleMatcher(CSTFMatcher):
@@ -111,7 +112,9 @@ def test_bad_methods() -> None:
     with pytest.raises(InputError, match='method'):
         match(np.zeros((64, 64)), np.zeros((64, 64)), method='orb')  # type: ignore[arg-type]
     with pytest.raises(InputError, match="method: must be one of .* got 'orb'"):
-        coregister('absent.tif', 'absent.tif', method='orb')  # type: ignore[arg-type]
+        coregister(
+            'absent.tif', 'absent.tif', options=RegistrationOptions(method='orb')
+        )  # type: ignore[arg-type]
     with pytest.raises(InputError, match='prior'):
         match(np.ones((64, 64)), np.ones((64, 64)), method='dense', prior=np.eye(2))
 

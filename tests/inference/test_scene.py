@@ -32,6 +32,7 @@ from torchgeo_cstf.inference.tiles import TileReader
 from torchgeo_cstf.io import write_geotiff
 from torchgeo_cstf.models import CSTFDetector
 from torchgeo_cstf.ops import cxcywhr_to_poly, rotated_box_iou
+from torchgeo_cstf.options import TilingOptions
 
 GSD = 2.0
 TRANSFORM = Affine(GSD, 0.0, 500000.0, 0.0, -GSD, 5300000.0)
@@ -104,7 +105,9 @@ def test_objects_cut_by_tiles_are_found_once(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
     detector = BlobDetector()
     loaded = LoadedDetector(detector, ['small', 'large'], 'blobs', 'test', 0.1)
-    found = detect_scene(tmp_path / 'scene.tif', loaded, tile=128, overlap=64)
+    found = detect_scene(
+        tmp_path / 'scene.tif', loaded, options=TilingOptions(tile=128, overlap=64)
+    )
     assert found.tiles == 36 and found.skipped == 0  # starts 0, 64, ..., 256, 272
     assert len(found) == len(BOXES)
     iou = rotated_box_iou(torch.tensor(BOXES), found.boxes)
@@ -124,7 +127,9 @@ def test_loading_a_named_detector_is_timed_apart_from_the_pipeline(
 ) -> None:
     _scene(tmp_path / 'scene.tif', BOXES, size=256)
     found = detect_scene(
-        tmp_path / 'scene.tif', 'cstf_detector_regnetx_002', tile=128, overlap=32
+        tmp_path / 'scene.tif',
+        'cstf_detector_regnetx_002',
+        options=TilingOptions(tile=128, overlap=32),
     )
     assert found.load_seconds > 0 and found.model_seconds > 0
     assert found.load_seconds + found.model_seconds < found.seconds
@@ -137,18 +142,22 @@ def test_loading_a_named_detector_is_timed_apart_from_the_pipeline(
 def test_tiles_detected_in_parts_merge_to_the_whole_scene(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
     loaded = _blobs()
-    whole = detect_scene(tmp_path / 'scene.tif', loaded, tile=128, overlap=64)
-    assert count_tiles(tmp_path / 'scene.tif', 128, 64) == whole.tiles == 36
+    whole = detect_scene(
+        tmp_path / 'scene.tif', loaded, options=TilingOptions(tile=128, overlap=64)
+    )
+    assert (
+        count_tiles(tmp_path / 'scene.tif', TilingOptions(tile=128, overlap=64))
+        == whole.tiles
+        == 36
+    )
     calls: list[tuple[int, int]] = []
     parts = [
         detect_tiles(
             tmp_path / 'scene.tif',
             loaded,
             tiles=range(start, min(start + 10, 36)),
-            tile=128,
-            overlap=64,
-            batch_size=4,
             on_tiles=lambda done, total: calls.append((done, total)),
+            options=TilingOptions(tile=128, overlap=64, batch_size=4),
         )
         for start in range(0, 36, 10)
     ]
@@ -162,12 +171,19 @@ def test_tiles_detected_in_parts_merge_to_the_whole_scene(tmp_path: Path) -> Non
     assert merged.tiles == 36
     # a threshold per call, without touching the model
     strict = detect_scene(
-        tmp_path / 'scene.tif', loaded, tile=128, overlap=64, score_threshold=0.95
+        tmp_path / 'scene.tif',
+        loaded,
+        options=TilingOptions(tile=128, overlap=64, score_threshold=0.95),
     )
     assert len(strict) == 0
     assert loaded.model.score_threshold == 0.05
     with pytest.raises(InputError, match='outside the plan of 36'):
-        detect_tiles(tmp_path / 'scene.tif', loaded, tiles=[36], tile=128, overlap=64)
+        detect_tiles(
+            tmp_path / 'scene.tif',
+            loaded,
+            tiles=[36],
+            options=TilingOptions(tile=128, overlap=64),
+        )
     with pytest.raises(InputError, match='no detections'):
         merge_detections([])
 
@@ -185,7 +201,9 @@ def test_nodata_tiles_are_skipped_and_objects_on_nodata_dropped(tmp_path: Path) 
     # uint16 is stretched between the 2nd and 98th percentiles of valid pixels
     assert reader.normalisation.low.tolist() == [1000.0] * 3
     assert tiles[0].pixels.max() == 1.0 and tiles[0].pixels.min() == 0.0
-    found = detect_scene(tmp_path / 'half.tif', _blobs(), tile=128, overlap=0)
+    found = detect_scene(
+        tmp_path / 'half.tif', _blobs(), options=TilingOptions(tile=128, overlap=0)
+    )
     assert len(found) == 1
     torch.testing.assert_close(
         found.boxes[0, :4], torch.tensor([70.0, 50.0, 60.0, 20.0], dtype=torch.float64)
@@ -225,9 +243,8 @@ def test_features_are_in_map_units(tmp_path: Path) -> None:
     found = detect_scene(
         tmp_path / 'scene.tif',
         _blobs('9.9'),
-        tile=128,
-        overlap=64,
         acquisition_id='acq-1',
+        options=TilingOptions(tile=128, overlap=64),
     )
     features = detection_features(found)
     first = max(features, key=lambda f: f.properties['length_m'])
@@ -261,7 +278,9 @@ def test_empty_result_writes_an_empty_layer(tmp_path: Path) -> None:
         crs='EPSG:32633',
         transform=TRANSFORM,
     )
-    found = detect_scene(tmp_path / 'dark.tif', _blobs(), tile=64, overlap=0)
+    found = detect_scene(
+        tmp_path / 'dark.tif', _blobs(), options=TilingOptions(tile=64, overlap=0)
+    )
     assert len(found) == 0
     write_detections(found, tmp_path / 'none.gpkg')
     with fiona.open(tmp_path / 'none.gpkg') as layer:
@@ -272,11 +291,28 @@ def test_bad_inputs(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
     loaded = _blobs()
     with pytest.raises(InputError, match='multiple of 32'):
-        detect_scene(tmp_path / 'scene.tif', loaded, tile=100)
+        detect_scene(
+            tmp_path / 'scene.tif', loaded, options=TilingOptions(tile=100, overlap=20)
+        )
     with pytest.raises(InputError, match='batch_size'):
-        detect_scene(tmp_path / 'scene.tif', loaded, tile=128, batch_size=0)
+        detect_scene(
+            tmp_path / 'scene.tif',
+            loaded,
+            options=TilingOptions(tile=128, overlap=0, batch_size=0),
+        )
     with pytest.raises(InputNotFoundError):
         detect_scene(tmp_path / 'missing.tif', loaded)
+    # the keywords of release 0.1 still work, with a DeprecationWarning
+    with pytest.warns(DeprecationWarning, match='pass TilingOptions'):
+        old = detect_scene(tmp_path / 'scene.tif', loaded, tile=128, overlap=64)
+    assert old.tiles == 36
+    with pytest.raises(InputError, match='not both'):
+        detect_scene(tmp_path / 'scene.tif', loaded, TilingOptions(), tile=128)
+    with (
+        pytest.warns(DeprecationWarning, match='deprecated'),
+        pytest.raises(InputError, match='unknown option.*colour'),
+    ):
+        detect_scene(tmp_path / 'scene.tif', loaded, colour='red')
     (tmp_path / 'text.tif').write_text('not a raster')
     with pytest.raises(NotARasterError):
         detect_scene(tmp_path / 'text.tif', loaded)
@@ -311,21 +347,25 @@ def test_broken_rasters_get_typed_errors(
     loaded = _blobs()
     # the header reads; the first tiles too; the cut block fails when read
     with pytest.raises(CorruptRasterError, match='truncated or damaged') as info:
-        detect_scene(bad['truncated'], loaded, tile=256, overlap=0)
+        detect_scene(
+            bad['truncated'], loaded, options=TilingOptions(tile=256, overlap=0)
+        )
     assert info.value.subject == str(bad['truncated'])
     assert 'rows 512–767, cols 512–767' in str(info.value)
     assert info.value.code == 'CORRUPT_RASTER'
     with pytest.raises(CorruptRasterError, match='rows 256–511, cols 256–511'):
-        detect_scene(bad['corrupt'], loaded, tile=256, overlap=0)
+        detect_scene(bad['corrupt'], loaded, options=TilingOptions(tile=256, overlap=0))
     for name in ('nodata', 'nan'):
         with pytest.raises(EmptyInputError, match='no valid pixel') as empty:
-            detect_scene(bad[name], loaded, tile=128, overlap=0)
+            detect_scene(bad[name], loaded, options=TilingOptions(tile=128, overlap=0))
         assert empty.value.code == 'EMPTY_INPUT'
     with pytest.raises(InputError, match='300×1 px: too small'):
         detect_scene(bad['line'], loaded)
     # chunks of an all-nodata scene are each fine; their merge is not
     parts = [
-        detect_tiles(bad['nodata'], loaded, tiles=[i], tile=128, overlap=0)
+        detect_tiles(
+            bad['nodata'], loaded, tiles=[i], options=TilingOptions(tile=128, overlap=0)
+        )
         for i in range(4)
     ]
     assert [p.skipped for p in parts] == [1, 1, 1, 1]
@@ -335,7 +375,9 @@ def test_broken_rasters_get_typed_errors(
 
 def test_scene_detections_round_trip_through_json(tmp_path: Path) -> None:
     _scene(tmp_path / 'scene.tif', BOXES)
-    found = detect_scene(tmp_path / 'scene.tif', _blobs(), tile=128, overlap=64)
+    found = detect_scene(
+        tmp_path / 'scene.tif', _blobs(), options=TilingOptions(tile=128, overlap=64)
+    )
     record = json.loads(json.dumps({'chunk': 3, **found.to_dict()}))
     again = SceneDetections.from_dict(
         record,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.jobs import JobClient, JobSettings
+from torchgeo_cstf.synthetic import generate_scene
 
 #: the test Redis server (the real one, never a mock)
 REDIS_URL = os.environ.get('CSTF_TEST_REDIS_URL', 'redis://127.0.0.1:6379')

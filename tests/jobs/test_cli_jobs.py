@@ -57,7 +57,7 @@ def test_bad_submissions_exit_2(
     cases = [
         (['submit', 'detect', str(env / 'nope.tif'), '--out', str(env)], 'nope.tif: no such file'),
         (['submit', 'detect', str(scene), '--out', str(tmp_path / 'x')], 'outside the allowed roots'),
-        (['submit', 'detect', str(scene), '--out', str(env), '--tile', '100'], 'multiple of 32'),
+        (['submit', 'detect', str(scene), '--out', str(env), '--tile', '100'], 'overlap: must be in [0, tile=100)'),
         (['worker', '--queues', 'gpu'], "unknown queue(s) ['gpu']"),
         (['worker', '--metrics-port', '70000', '--dry-run'], 'CSTF_METRICS_PORT=70000: not a port'),
     ]  # fmt: skip

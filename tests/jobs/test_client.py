@@ -75,7 +75,7 @@ def test_submit_queues_once_and_routes_by_kind(
     assert pipeline.id.startswith('cstf-pipeline-')
     assert server.llen('matching') == 2
     spec = json.loads(server.get(f'cstf:job:{pipeline.id}'))
-    assert spec['parameters']['tile'] == 512
+    assert spec['parameters']['tiling']['tile'] == 512
     assert spec['query'] == str(other.resolve())
 
     unknown = get_job('cstf-detect-000000000000000000000000', client)
@@ -97,7 +97,7 @@ def test_bad_submissions_are_refused_before_queueing(
         submit_detection(outside, output_dir=roots, client=client)
     with pytest.raises(PathNotAllowedError, match='outside the allowed roots'):
         submit_detection(scene, output_dir=tmp_path / 'elsewhere', client=client)
-    with pytest.raises(JobSpecError, match='tile: Input should be a multiple of 32'):
+    with pytest.raises(JobSpecError, match=r'overlap: must be in \[0, tile=100\)'):
         submit_detection(scene, output_dir=roots, client=client, tile=100)
     with pytest.raises(JobSpecError, match='colour: Extra inputs'):
         submit_detection(scene, output_dir=roots, client=client, colour='red')

@@ -17,6 +17,7 @@ from torchgeo_cstf.jobs import (
     parse_job,
 )
 from torchgeo_cstf.jobs.spec import absolute, allowed_path, local_path
+from torchgeo_cstf.options import TilingOptions
 
 
 def _files(root: Path) -> tuple[Path, Path]:
@@ -38,12 +39,12 @@ def test_parse_round_trip_and_errors(tmp_path: Path) -> None:
         parse_job({'kind': 'detect', 'output_dir': '/a'})
     with pytest.raises(JobSpecError, match='colour: Extra inputs are not permitted'):
         parse_job({'kind': 'detect', 'scene': 's', 'output_dir': '/a', 'colour': 1})
-    with pytest.raises(JobSpecError, match='tile: Input should be a multiple of 32'):
+    with pytest.raises(JobSpecError, match=r'overlap: must be in \[0, tile=100\)'):
         parse_job(
             {'kind': 'detect', 'scene': 's', 'output_dir': 'o',
              'parameters': {'tile': 100}}
         )  # fmt: skip
-    with pytest.raises(JobSpecError, match='less than or equal to 1'):
+    with pytest.raises(JobSpecError, match=r'score_threshold: must lie in \[0, 1\]'):
         parse_job(
             {'kind': 'detect', 'scene': 's', 'output_dir': 'o',
              'parameters': {'score_threshold': 2}}
@@ -51,18 +52,23 @@ def test_parse_round_trip_and_errors(tmp_path: Path) -> None:
     with pytest.raises(JobSpecError, match='job'):
         parse_job('{not json')
     matching = {'kind': 'match', 'reference': 'r', 'query': 'q', 'output_dir': 'o'}
-    assert parse_job(matching).method == 'auto'  # type: ignore[union-attr]
-    assert parse_job({**matching, 'method': 'dense'}).method == 'dense'  # type: ignore[union-attr]
+    assert parse_job(matching).registration.method == 'auto'  # type: ignore[union-attr]
+    assert parse_job({**matching, 'method': 'dense'}).registration.method == 'dense'  # type: ignore[union-attr]
     with pytest.raises(
-        JobSpecError, match="method: Input should be 'auto', 'cstf' or 'dense'"
+        JobSpecError,
+        match="registration.method: Input should be 'cstf', 'dense' or 'auto'",
     ):
         parse_job({**matching, 'method': 'sift'})
-    with pytest.raises(JobSpecError, match='batch_size: Input should be greater'):
+    with pytest.raises(JobSpecError, match='batch_size: must be at least 1, got 0'):
         build(DetectionParameters, batch_size=0)
-    with pytest.raises(
-        JobSpecError, match=r'overlap \(200\) must be smaller than tile'
-    ):
+    with pytest.raises(JobSpecError, match=r'overlap: must be in \[0, tile=128\)'):
         build(DetectionParameters, tile=128)
+    # the 0.1 wire format (flat keys) and the nested one are the same job
+    flat = build(DetectionParameters, tile=512, overlap=64)
+    nested = build(DetectionParameters, tiling={'tile': 512, 'overlap': 64})
+    assert flat == nested and flat.tiling == TilingOptions(tile=512, overlap=64)
+    with pytest.raises(JobSpecError, match='inside'):
+        build(DetectionParameters, tile=512, tiling=TilingOptions())
 
 
 def test_paths_must_stay_under_the_allowed_roots(tmp_path: Path) -> None:

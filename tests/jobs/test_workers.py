@@ -16,10 +16,10 @@ import redis
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
-from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.inference import detect_scene
 from torchgeo_cstf.io import write_geotiff
 from torchgeo_cstf.jobs import submit_detection
+from torchgeo_cstf.synthetic import generate_scene
 
 from .conftest import PrivateRedis, Worker, job_client, write_scene
 

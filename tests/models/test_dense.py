@@ -2,9 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from torchgeo_cstf.datasets.synthetic import synthesize_scene
-from torchgeo_cstf.datasets.synthetic.simulate import simulate_modality
-from torchgeo_cstf.datasets.synthetic.warps import apply_homography
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models import estimate_transform
 from torchgeo_cstf.models.dense import (
@@ -15,6 +12,9 @@ from torchgeo_cstf.models.dense import (
     warp_image,
 )
 from torchgeo_cstf.models.search import search_rotation_scale
+from torchgeo_cstf.ops.homography import apply_homography
+from torchgeo_cstf.synthetic import synthesize_scene
+from torchgeo_cstf.synthetic.simulate import simulate_modality
 
 
 def _scene(seed: int, size: int = 256) -> np.ndarray:

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from torchgeo_cstf.datasets.synthetic import synthesize_scene
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models.detector import CSTFDetector
 from torchgeo_cstf.ops import canonicalize_cxcywhr, rotated_box_iou
+from torchgeo_cstf.synthetic import synthesize_scene
 
 
 def _scene(size: int = 128) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:

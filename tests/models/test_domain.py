@@ -6,7 +6,6 @@ import pytest
 from affine import Affine
 
 from torchgeo_cstf.cli import main
-from torchgeo_cstf.datasets.synthetic import generate_scene
 from torchgeo_cstf.errors import DomainWarning
 from torchgeo_cstf.inference import detect_scene, resolve_detector
 from torchgeo_cstf.inference.detectors import LoadedDetector
@@ -18,6 +17,8 @@ from torchgeo_cstf.models.domain import (
     domain_mismatches,
     warn_domain,
 )
+from torchgeo_cstf.options import TilingOptions
+from torchgeo_cstf.synthetic import generate_scene
 
 THERMAL_UAV = Domain('real', 'thermal infrared', 'UAV', 1, 'uint8', (0.04, 0.17))
 SYNTHETIC = resolve_detector('cstf_detector_regnetx_002').domain
@@ -116,15 +117,21 @@ def _loaded(domain: Domain | None) -> LoadedDetector:
 def test_detect_scene_warns_outside_the_domain_only(tmp_path: Path) -> None:
     real = _raster(tmp_path / 'real.tif', 3, 'uint8', 0.5)
     with pytest.warns(DomainWarning, match='synthetic renders only'):
-        found = detect_scene(real, _loaded(SYNTHETIC), tile=64, overlap=16)
+        found = detect_scene(
+            real, _loaded(SYNTHETIC), options=TilingOptions(tile=64, overlap=16)
+        )
     assert len(found.domain_warnings) == 1
     truth = generate_scene(tmp_path / 'syn.tif', size=(128, 128), seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter('error', DomainWarning)
-        found = detect_scene(truth.path, _loaded(SYNTHETIC), tile=64, overlap=16)
+        found = detect_scene(
+            truth.path, _loaded(SYNTHETIC), options=TilingOptions(tile=64, overlap=16)
+        )
         assert found.domain_warnings == ()
         # weights of unknown domain (a checkpoint): nothing to compare
-        found = detect_scene(real, _loaded(None), tile=64, overlap=16)
+        found = detect_scene(
+            real, _loaded(None), options=TilingOptions(tile=64, overlap=16)
+        )
         assert found.domain_warnings == ()
 
 
@@ -158,9 +165,11 @@ def test_hit_uav_weights_warn_on_rgb_only(tmp_path: Path) -> None:
     thermal = _raster(tmp_path / 'thermal.tif', 1, 'uint8', 0.1)
     with warnings.catch_warnings():
         warnings.simplefilter('error', DomainWarning)
-        found = detect_scene(thermal, loaded, tile=64, overlap=16)
+        found = detect_scene(
+            thermal, loaded, options=TilingOptions(tile=64, overlap=16)
+        )
     assert found.domain_warnings == ()
     rgb = _raster(tmp_path / 'rgb.tif', 3, 'uint8', 0.1)
     with pytest.warns(DomainWarning, match=r'3 band\(s\); the weights were trained'):
-        found = detect_scene(rgb, loaded, tile=64, overlap=16)
+        found = detect_scene(rgb, loaded, options=TilingOptions(tile=64, overlap=16))
     assert len(found.domain_warnings) == 1

@@ -5,9 +5,9 @@ import torch
 from kornia.geometry.subpix import ConvQuadInterp3d
 from kornia.geometry.transform import ScalePyramid
 
-from torchgeo_cstf.datasets.synthetic import synthesize_scene
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models import DoGKeypoints
+from torchgeo_cstf.synthetic import synthesize_scene
 
 
 def _blobs(size: int, blobs: list[tuple[float, float, float, float]]) -> torch.Tensor:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from torchgeo_cstf.datasets.synthetic import synthesize_scene
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models.structure import gaussian_blur, oriented_gradients
+from torchgeo_cstf.synthetic import synthesize_scene
 
 
 def _scene(seed: int = 0, size: int = 128) -> torch.Tensor:

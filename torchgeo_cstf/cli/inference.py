@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..options import RegistrationOptions, TilingOptions
+from .parsing import add_registration_arguments, add_tiling_arguments, option_values
+
 
 def _detect(args: argparse.Namespace) -> int:
     from ..inference import detect_scene, write_detections, write_quicklook
@@ -13,12 +16,9 @@ def _detect(args: argparse.Namespace) -> int:
     found = detect_scene(
         args.scene,
         args.model,
-        tile=args.tile,
-        overlap=args.overlap,
-        batch_size=args.batch_size,
+        TilingOptions.from_mapping(option_values(args, TilingOptions)),
         device=args.device,
         reference=args.reference,
-        score_threshold=args.score_threshold,
         acquisition_id=args.acquisition_id,
         progress=not args.quiet,
     )
@@ -44,10 +44,7 @@ def _match(args: argparse.Namespace) -> int:
         args.reference,
         args.query,
         args.model,
-        method=args.method,
-        window=args.window,
-        max_windows=args.windows,
-        transform_model=args.transform,
+        RegistrationOptions.from_mapping(option_values(args, RegistrationOptions)),
         device=args.device,
         progress=not args.quiet,
     )
@@ -106,18 +103,7 @@ def add_inference_commands(commands: Any) -> None:
         default=None,
         help='co-registered earlier acquisition on the same grid (temporal fusion)',
     )
-    detect.add_argument('--tile', type=int, default=1024, help='tile side (1024)')
-    detect.add_argument(
-        '--overlap', type=int, default=200, help='tile overlap, > largest object (200)'
-    )
-    detect.add_argument('--batch-size', type=int, default=2, help='tiles per batch')
-    detect.add_argument(
-        '--score-threshold',
-        type=float,
-        default=None,
-        help="minimum score of written objects (default the detector's operating "
-        'threshold: 0.4 for the shipped detector)',
-    )
+    add_tiling_arguments(detect)
     detect.add_argument(
         '--acquisition-id', default=None, help='id written per object (file stem)'
     )
@@ -133,23 +119,12 @@ def add_inference_commands(commands: Any) -> None:
     match.add_argument('reference', help='reference raster (the target grid)')
     match.add_argument('query', help='raster to align')
     match.add_argument('--out', required=True, help='output directory')
-    match.add_argument(
-        '--method',
-        choices=('auto', 'cstf', 'dense'),
-        default='auto',
-        help='auto: dense structure matching, CSTF where it finds too little '
-        '(default); cstf: the learned matcher only; dense: training-free only',
-    )
+    add_registration_arguments(match)
     match.add_argument(
         '--model',
         default='cstf_matcher_regnetx_004',
         help='CSTF matcher: a registered name (its shipped weights), a weights '
         'name or a CSTFMatching .ckpt (default cstf_matcher_regnetx_004)',
-    )
-    match.add_argument('--window', type=int, default=1024, help='window side (1024)')
-    match.add_argument('--windows', type=int, default=9, help='windows to match (9)')
-    match.add_argument(
-        '--transform', choices=('homography', 'affine'), default='homography'
     )
     _common(match)
     match.set_defaults(handler=_match)

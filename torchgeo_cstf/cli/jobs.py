@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..options import RegistrationOptions, TilingOptions
+from .parsing import add_registration_arguments, add_tiling_arguments, option_values
+
 #: exit code of ``cstf result`` / ``--wait`` when the job failed or was cancelled
 EXIT_JOB_FAILED = 1
 #: exit code of ``cstf result`` when the job has not ended yet
@@ -18,21 +21,21 @@ EXIT_NOT_DONE = 3
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
-    names = ('tile', 'overlap', 'batch_size', 'score_threshold', 'crs', 'format')
-    found = {name: getattr(args, name) for name in names}
-    found['detector'] = args.detector
-    found['acquisition_id'] = args.acquisition_id
-    found['quicklook'] = not args.no_quicklook
+    found = {
+        'detector': args.detector,
+        'crs': args.crs,
+        'format': args.format,
+        'acquisition_id': args.acquisition_id,
+        'quicklook': not args.no_quicklook,
+        'tiling': option_values(args, TilingOptions),
+    }
     return {key: value for key, value in found.items() if value is not None}
 
 
 def _matching(args: argparse.Namespace) -> dict[str, Any]:
     found = {
         'matcher': args.matcher,
-        'method': args.method,
-        'window': args.window,
-        'windows': args.windows,
-        'transform': args.transform,
+        'registration': option_values(args, RegistrationOptions),
     }
     return {key: value for key, value in found.items() if value is not None}
 
@@ -303,17 +306,7 @@ def _detection_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help='detector name or checkpoint (default cstf_detector_regnetx_002)',
     )
-    parser.add_argument('--tile', type=int, default=None, help='tile side (1024)')
-    parser.add_argument('--overlap', type=int, default=None, help='tile overlap (200)')
-    parser.add_argument(
-        '--batch-size', type=int, default=None, help='tiles per batch (2)'
-    )
-    parser.add_argument(
-        '--score-threshold',
-        type=float,
-        default=None,
-        help="minimum score (default the detector's)",
-    )
+    add_tiling_arguments(parser)
     parser.add_argument('--crs', default=None, help='output CRS (default the scene)')
     parser.add_argument('--format', choices=('gpkg', 'geojson'), default=None)
     parser.add_argument('--acquisition-id', default=None, help='id written per object')
@@ -322,15 +315,7 @@ def _detection_options(parser: argparse.ArgumentParser) -> None:
 
 def _matching_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--matcher', default=None, help='matcher weights or checkpoint')
-    parser.add_argument(
-        '--method',
-        choices=('auto', 'cstf', 'dense'),
-        default=None,
-        help='matching method (auto)',
-    )
-    parser.add_argument('--window', type=int, default=None, help='window side (1024)')
-    parser.add_argument('--windows', type=int, default=None, help='windows (9)')
-    parser.add_argument('--transform', choices=('homography', 'affine'), default=None)
+    add_registration_arguments(parser)
 
 
 def _submit_options(parser: argparse.ArgumentParser) -> None:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from .parsing import size, value_range
 
 if TYPE_CHECKING:
-    from ..datasets.synthetic import SceneTruth
+    from ..synthetic import SceneTruth
 
 
 def _describe(truth: SceneTruth) -> str:
-    from ..datasets.synthetic import CLASSES
+    from ..synthetic import CLASSES
 
     counts = Counter(CLASSES[o.label] for o in truth.objects)
     per_class = ', '.join(f'{name} {counts[name]}' for name in CLASSES)
@@ -25,7 +25,7 @@ def _describe(truth: SceneTruth) -> str:
 
 
 def _synth_scene(args: argparse.Namespace) -> int:
-    from ..datasets.synthetic import generate_scene
+    from ..synthetic import generate_scene
 
     truth = generate_scene(
         args.out,
@@ -45,7 +45,7 @@ def _synth_scene(args: argparse.Namespace) -> int:
 
 
 def _synth_pair(args: argparse.Namespace) -> int:
-    from ..datasets.synthetic import generate_pair
+    from ..synthetic import generate_pair
 
     truth = generate_pair(
         args.reference,

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from ..datasets.synthetic.render import UINT16_MAX, Modality
 from ..datasets.synthetic_scenes import SyntheticScenes
+from ..synthetic.render import UINT16_MAX, Modality
 from .detection import OrientedDetectionDataModule
 from .splits import setup_generated_splits
 

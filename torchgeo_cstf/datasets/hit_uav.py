@@ -1,33 +1,8 @@
 """HIT-UAV: real high-altitude thermal UAV images with oriented boxes.
 
-HIT-UAV (Suo et al., Scientific Data 2023; CC BY 4.0) has 2,898 infrared
-thermal images (640×512, 8-bit, one band) taken by a UAV from 60–130 m over
-schools, parking lots, roads and playgrounds, by day and night, the camera
-30–90° off the horizon. Objects
-are Person, Car, Bicycle and OtherVehicle; ``DontCare`` marks regions the
-annotators could not label. This loader reads the dataset's ``rotate_xml``
-folder as it is published (roLabelImg XML)::
-
-    root/
-    ├── ImageSets/Main/{train,val,test,trainval}.txt   one image id per line
-    ├── JPEGImages/<id>.jpg
-    └── Annotations/<id>.xml
-
-An object is ``<object><name>Car</name><difficult>0</difficult><robndbox>
-<cx/><cy/><w/><h/><angle/></robndbox></object>``, the angle in radians and the
-corners ``c ± (w/2)(cos a, sin a) ± (h/2)(−sin a, cos a)`` (checked against the
-images: the angle turns clockwise on screen), the convention of HRSC2016's
-``mbox_*``; it is converted by :func:`~torchgeo_cstf.ops.boxes.hrsc_mbox_to_cxcywhr`.
-The image id encodes the acquisition (the dataset's JSON files spell it out):
-``<scenario>_<altitude m>_<perspective °>_<weather>_<frame>``, scenario 0 day
-or 1 night, weather 0 sunny or 1 rainy (``1_60_90_0_04277``: night, 60 m,
-nadir, sunny).
-
-``DontCare`` regions (148 in the dataset) follow the VOC rule for "difficult"
-objects: with ``dont_care='difficult'`` (default) each becomes one difficult
-box per class, so a detection of any class there is neither a true nor a false
-positive in evaluation; ``dont_care='drop'`` leaves them out. Objects with
-``<difficult>1</difficult>`` (108) keep their class and are difficult.
+The source, licence, layout, box convention and the ``DontCare`` rule are
+documented in ``docs/datasets/real_detection.md``; the class docstring of
+:class:`HITUAV` summarises them.
 """
 
 from __future__ import annotations
@@ -42,8 +17,8 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..ops.boxes import hrsc_mbox_to_cxcywhr
+from ..plotting import DetectionPlotMixin
 from .listed import ListedImages
-from .plotting import DetectionPlotMixin
 from .xml_fields import xml_number
 
 #: the object classes, in label order

@@ -1,53 +1,8 @@
 """HRSC2016: high-resolution optical ship images with oriented boxes.
 
-HRSC2016 (Liu et al., ICPRAM 2017) has 1,061 Google Earth images (about 300×300
-to 1500×900 px) of ships at sea and in harbours, with one oriented box per ship
-and a three-level class hierarchy. This loader reads the layout the dataset is
-distributed in (and that MMRotate reads)::
-
-    root/
-    ├── ImageSets/{train,val,trainval,test}.txt   one image id per line
-    └── FullDataSet/
-        ├── AllImages/<id>.bmp
-        └── Annotations/<id>.xml
-
-An annotation is an ``HRSC_Image`` element whose ``HRSC_Objects/HRSC_Object``
-children carry ``Object_ID``, ``Class_ID``, ``difficult``, ``box_xmin`` …
-``box_ymax``, ``mbox_cx``, ``mbox_cy``, ``mbox_w``, ``mbox_h``, ``mbox_ang``
-(radians) and ``header_x``, ``header_y``. The oriented box is converted with
-:func:`~torchgeo_cstf.ops.boxes.hrsc_mbox_to_cxcywhr` (MMRotate's corners
-``c ± (w/2)(cos a, sin a) ± (h/2)(−sin a, cos a)``), and ``mbox_*`` values are used
-as they are, as MMRotate does.
-
-Class levels (``classes`` argument):
-
-- ``'ship'``: one class, every object is label 0 whatever its ``Class_ID``
-  (MMRotate's ``classwise=False``, the usual benchmark).
-- ``'L3'``: the 31 classes of MMRotate's ``classwise=True``, in its order and
-  spelling (``HRSCDataset.CLASSES`` / ``METAINFO['classes']`` with
-  ``classes_id`` in ``mmrotate/datasets/hrsc.py`` of MMRotate 0.x and 1.x):
-  ``Class_ID`` ``1000000XX`` is label *i* when ``XX`` is the *i*-th of ``01`` …
-  ``20, 22, 24`` … ``33`` (there are no classes 21 and 23). The first four are the
-  coarse classes (ship, aircraft carrier, warcraft, merchant ship), which the
-  annotators used for objects they could not identify further.
-- ``'L2'``: the ship categories, each fine class mapped to its parent. HRSC2016's
-  ``FullDataSet/sysdata.xml`` (not read here) defines the tree by
-  ``Class_Layer`` and ``HRS_Class_ID`` (parent): layer 0 is ``ship``
-  (100000001), layer 1 holds aircraft carrier (…02), warcraft (…03),
-  merchant ship (…04) *and submarine* (…27), and layer 2 the 26 ship types.
-  ``L2`` therefore has five labels: 0 ship (objects annotated only as "ship"),
-  1 aircraft carrier, 2 warcraft, 3 merchant ship, 4 submarine. The parents in
-  :data:`CLASS_IDS` are those a public project reported after parsing
-  ``sysdata.xml`` (GitHub code search, a ship sub-classifier module listing
-  ``HRSC2016_LAYER2_TO_LAYER1``); they agree with a hand-written detectron2
-  table (``hrsc_label_transform``) except for Tarawa (…16), which that table
-  puts under warcraft while ``sysdata.xml`` reportedly has aircraft carrier.
-
-With ``'L2'`` or ``'L3'``, an object whose ``Class_ID`` is not one of the 31 is
-an error (:class:`~torchgeo_cstf.errors.InputError` naming the file): all 31 are
-the classes ``sysdata.xml`` defines. MMRotate 0.x skips such objects instead.
-The ``difficult`` flag is kept (MMRotate drops it); a missing ``difficult``
-element counts as 0.
+The layout read, the box conversion, the class levels and where the class tree
+comes from are documented in ``docs/datasets/hrsc2016.md``; the class
+docstring of :class:`HRSC2016` summarises them.
 """
 
 from __future__ import annotations
@@ -62,8 +17,8 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..ops.boxes import hrsc_mbox_to_cxcywhr
+from ..plotting import DetectionPlotMixin
 from .listed import ListedImages
-from .plotting import DetectionPlotMixin
 from .xml_fields import xml_number
 
 #: ``Class_ID`` → (fine class, as MMRotate spells it; level-2 parent), in

@@ -29,17 +29,12 @@ from torchgeo.datasets import NonGeoDataset
 from ..errors import InputError, InputNotFoundError
 from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster, read_raster_info, read_window
+from ..ops.homography import apply_homography, fit_homography, translation
+from ..plotting import display_image
+from ..synthetic import synthesize_pair
+from ..synthetic.simulate import simulate_modality
+from ..synthetic.warps import WARP_MODELS, WarpModel, random_warp
 from .errors import DatasetNotFoundError
-from .synthetic import display_image, synthesize_pair
-from .synthetic.simulate import simulate_modality
-from .synthetic.warps import (
-    WARP_MODELS,
-    WarpModel,
-    apply_homography,
-    fit_homography,
-    random_warp,
-    translation,
-)
 
 Sample = dict[str, Any]
 
@@ -124,7 +119,7 @@ class CrossModalPairs(NonGeoDataset):
     (objects moved, added, removed) and warped. With ``root`` (a folder of
     rasters, searched recursively) a window of a real raster is the reference
     and the query is the same ground warped, re-lit and seen as another
-    modality (:func:`~torchgeo_cstf.datasets.synthetic.simulate.simulate_modality`).
+    modality (:func:`~torchgeo_cstf.synthetic.simulate.simulate_modality`).
     A folder with ``train``, ``val`` and ``test`` sub-folders is split by them
     (split by scene, as ``benchmarks/prepare_real_matching.py`` writes it);
     otherwise files are assigned to splits 80/10/10 by a hash of their names.

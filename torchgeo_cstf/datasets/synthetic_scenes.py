@@ -11,9 +11,9 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from ..errors import InputError
-from .plotting import DetectionPlotMixin
-from .synthetic import CLASSES, SceneTruth, synthesize_pair, synthesize_scene
-from .synthetic.render import Modality
+from ..plotting import DetectionPlotMixin
+from ..synthetic import CLASSES, SceneTruth, synthesize_pair, synthesize_scene
+from ..synthetic.render import Modality
 
 Sample = dict[str, Any]
 

@@ -1,9 +1,10 @@
 """Inference on images and scenes: matching, co-registration, tiled detection."""
 
 from ..io.radiometry import fit_bands
+from ..options import METHODS
 from .detectors import LoadedDetector, resolve_detector
 from .matching import MatchResult, load_image, match
-from .methods import METHODS, PairMatcher, PairResult
+from .methods import PairMatcher, PairResult
 from .outputs import detection_features, write_detections, write_quicklook
 from .plot import plot_matches
 from .scene import (

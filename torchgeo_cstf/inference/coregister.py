@@ -17,7 +17,6 @@ from rasterio.windows import Window
 from shapely.geometry import Point
 from tqdm import tqdm
 
-from ..datasets.synthetic.warps import apply_homography
 from ..errors import CRSError, InputError, NoOverlapError
 from ..io.atomic import atomic_output, temporary_sibling
 from ..io.coords import map_to_pixel, parse_crs, pixel_map, pixel_to_map, reproject_xy
@@ -25,8 +24,9 @@ from ..io.raster import RasterInfo, open_raster, read_window
 from ..io.vector import Feature, write_features
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.transform import Transform, estimate_transform
+from ..ops.homography import apply_homography
+from ..options import RegistrationOptions, options_or_keywords
 from .matching import DEFAULT_MATCHER, match, resolve_matcher
-from .methods import MatchMethod, check_method
 
 #: share of valid pixels a reference window needs to be matched
 MIN_VALID_SHARE = 0.5
@@ -209,20 +209,17 @@ def coregister(
     reference: str | os.PathLike[str],
     query: str | os.PathLike[str],
     model: CSTFMatcher | str | os.PathLike[str] = DEFAULT_MATCHER,
+    options: RegistrationOptions | None = None,
     *,
-    method: MatchMethod = 'auto',
-    window: int = 1024,
-    max_windows: int = 9,
-    transform_model: str = 'homography',
-    min_confidence: float = 0.2,
-    threshold: float = 3.0,
     device: str | torch.device = 'cpu',
     progress: bool = False,
+    **keywords: Any,
 ) -> Coregistration:
     """Find the transform that maps reference pixels to query pixels.
 
-    The footprints are intersected in the reference CRS; up to ``max_windows``
-    reference windows of ``window`` pixels spread over the overlap are each
+    The footprints are intersected in the reference CRS; up to ``windows``
+    reference windows of ``window`` pixels (see
+    :class:`~torchgeo_cstf.options.RegistrationOptions`) spread over the overlap are each
     matched with the query resampled into the window's frame by the affine map
     the two georeferences imply (so the matcher only has to find the
     georeference's residual error, whatever the two rasters' CRSs, pixel sizes
@@ -235,16 +232,17 @@ def coregister(
         query: the raster to align.
         model: CSTF matcher (instance, weights name or checkpoint; see
             :func:`match`); unused by ``dense``.
-        method: ``auto``, ``cstf`` or ``dense`` (see
-            :mod:`~torchgeo_cstf.inference.methods`); the georeferences are
-            the prior, so no rotation search is run.
-        window: reference window side in pixels.
-        max_windows: windows to match (a square grid: 1, 4, 9, 16, ...).
-        transform_model: ``homography`` or ``affine``.
-        min_confidence: drop matches less probable than this.
-        threshold: inlier threshold of the robust fit, in query pixels.
+        options: method (``auto``, ``cstf`` or ``dense``, see
+            :mod:`~torchgeo_cstf.inference.methods`; the georeferences are the
+            prior, so no rotation search is run), window side, number of
+            windows (a square grid: 1, 4, 9, 16, ...), transform model,
+            confidence and inlier thresholds (default
+            :class:`RegistrationOptions() <torchgeo_cstf.options.RegistrationOptions>`).
         device: where the matcher runs.
         progress: show a progress bar on stderr.
+        **keywords: deprecated: ``method``, ``window``, ``max_windows``,
+            ``transform_model``, ``min_confidence``, ``threshold`` as keywords;
+            they go in the next release.
 
     Returns:
         The matches, the transform and the residuals.
@@ -256,29 +254,40 @@ def coregister(
     Example:
         >>> import tempfile
         >>> from pathlib import Path
-        >>> from torchgeo_cstf.datasets.synthetic import generate_pair
+        >>> from torchgeo_cstf.synthetic import generate_pair
         >>> from torchgeo_cstf.inference.coregister import coregister
+        >>> from torchgeo_cstf.options import RegistrationOptions
         >>> folder = Path(tempfile.mkdtemp())
         >>> _ = generate_pair(
         ...     folder / 'ref.tif', folder / 'new.tif', 0, size=(512, 512),
         ...     modality='optical', warp='similarity', rotation=(-2, 2),
         ...     scale=(0.98, 1.02),
         ... )  # the new acquisition's georeference is 8 px off
-        >>> result = coregister(folder / 'ref.tif', folder / 'new.tif', method='dense')
+        >>> dense = RegistrationOptions(method='dense')
+        >>> result = coregister(folder / 'ref.tif', folder / 'new.tif', options=dense)
         >>> result.transform is not None and result.rmse_px < 1.0
         True
     """
-    check_method(method)
-    if window < 64:
-        raise InputError('window', f'must be at least 64 pixels, got {window}')
-    if max_windows < 1:
-        raise InputError('max_windows', f'must be at least 1, got {max_windows}')
+    options = options_or_keywords(
+        RegistrationOptions,
+        options,
+        keywords,
+        'coregister',
+        {
+            'max_windows': 'windows',
+            'transform_model': 'transform',
+            'threshold': 'inlier_threshold',
+        },
+    )
+    method = options.method
     with open_raster(reference) as src:
         ref = RasterInfo.from_dataset(src)
     with open_raster(query) as src:
         qry = RasterInfo.from_dataset(src)
     matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()
-    windows = plan_windows(overlap_in_reference(ref, qry), window, max_windows)
+    windows = plan_windows(
+        overlap_in_reference(ref, qry), options.window, options.windows
+    )
     ref_xy, qry_xy, conf, used = [], [], [], []
     with open_raster(reference) as ref_src, open_raster(query) as qry_src:
         for ref_window in tqdm(windows, unit='window', disable=not progress):
@@ -294,7 +303,7 @@ def coregister(
                 matcher if matcher is not None else DEFAULT_MATCHER,
                 method=method,
                 search=False,
-                min_confidence=min_confidence,
+                min_confidence=options.min_confidence,
                 max_size=max(height, width),
                 device=device,
             ).matches
@@ -313,7 +322,9 @@ def coregister(
             ref, qry, Matches.empty(), None, used, np.zeros(0), method
         )
     matches = Matches(torch.cat(ref_xy), torch.cat(qry_xy), torch.cat(conf))
-    fitted = estimate_transform(matches, transform_model, threshold=threshold)  # type: ignore[arg-type]
+    fitted = estimate_transform(
+        matches, options.transform, threshold=options.inlier_threshold
+    )
     residuals = np.full(len(matches.confidence), np.nan)
     if fitted is not None:
         predicted = apply_homography(fitted.matrix, matches.ref_xy.numpy())

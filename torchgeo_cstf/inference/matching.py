@@ -20,8 +20,9 @@ from ..io.raster import open_raster, read_pixels
 from ..models.dense import DenseMatcher
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.registry import MATCHERS, resolve_model
-from ..models.transform import Matrix, Transform, TransformModel, scaling
-from .methods import MatchMethod, PairMatcher, check_method
+from ..models.transform import Matrix, Transform, scaling
+from ..options import MatchMethod, TransformModel
+from .methods import PairMatcher, check_method
 
 ImageInput = str | os.PathLike[str] | np.ndarray[Any, Any] | Tensor
 

@@ -25,7 +25,6 @@ which the one leading to the most inliers is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
@@ -36,11 +35,9 @@ from ..io.radiometry import fit_bands
 from ..models.dense import DenseMatcher, Described, warp_image
 from ..models.matcher import CSTFMatcher, Matches, warp_points
 from ..models.search import search_rotation_scale
-from ..models.transform import Matrix, Transform, TransformModel, estimate_transform
+from ..models.transform import Matrix, Transform, estimate_transform
+from ..options import METHODS, MatchMethod, TransformModel
 
-MatchMethod = Literal['cstf', 'dense', 'auto']
-#: the methods :class:`PairMatcher` knows
-METHODS: tuple[str, ...] = ('cstf', 'dense', 'auto')
 #: images are padded to a multiple of this for the CSTF matcher's strides
 CSTF_MULTIPLE = 32
 

@@ -15,13 +15,13 @@ from matplotlib.lines import Line2D
 from rasterio.enums import Resampling
 from shapely.geometry import Polygon
 
-from ..datasets.synthetic.plot import CLASS_COLOURS, display_image, draw_boxes
 from ..io.atomic import atomic_output
 from ..io.coords import parse_crs, pixel_to_map, reproject_xy
 from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster, read_pixels
 from ..io.vector import Feature, write_features
 from ..ops.boxes import cxcywhr_to_poly
+from ..plotting import CLASS_COLOURS, display_image, draw_boxes
 from .scene import SceneDetections
 
 #: attribute schema of the detection layer (kept when there is no object)

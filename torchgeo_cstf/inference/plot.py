@@ -10,11 +10,11 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch
 
-from ..datasets.synthetic.plot import display_image
-from ..datasets.synthetic.warps import apply_homography
 from ..errors import InputError
 from ..io.atomic import atomic_output
 from ..models.matcher import Matches
+from ..ops.homography import apply_homography
+from ..plotting import display_image
 from .matching import ImageInput, load_image
 
 

@@ -20,6 +20,7 @@ from ..models.detector import CSTFDetector
 from ..models.domain import InputFacts, warn_domain
 from ..ops.boxes import canonicalize_cxcywhr, cxcywhr_to_xyxy
 from ..ops.nms import concatenate_boxes, merge_boxes
+from ..options import TilingOptions, options_or_keywords
 from .detectors import LoadedDetector, resolve_detector
 from .tiles import NO_VALID_PIXEL, Tile, TileReader
 
@@ -185,23 +186,19 @@ def detect_scene(
     model: CSTFDetector | LoadedDetector | str | os.PathLike[str] = (
         'cstf_detector_regnetx_002'
     ),
+    options: TilingOptions | None = None,
     *,
-    tile: int = 1024,
-    overlap: int = 200,
-    batch_size: int = 2,
     device: str | torch.device = 'cpu',
     reference: str | os.PathLike[str] | None = None,
-    score_threshold: float | None = None,
-    nms_threshold: float | None = None,
     acquisition_id: str | None = None,
-    prefetch: int | None = None,
     progress: bool = False,
     on_tiles: Callable[[int, int], None] | None = None,
+    **keywords: Any,
 ) -> SceneDetections:
     """Detect oriented objects in a GeoTIFF of any size, band count and dtype.
 
-    The scene is read in ``tile``-pixel windows overlapping by ``overlap`` on
-    a background thread (``prefetch`` tiles ahead, default two batches), so
+    The scene is read in tiles (:class:`~torchgeo_cstf.options.TilingOptions`:
+    side, overlap, batch size, thresholds) on a background thread, so
     reading overlaps compute and memory does not grow with the scene. Pixels
     are normalised per scene (uint8 ÷ 255; other types by a 2–98 % per-band
     stretch measured on an overview) and fitted to the model's band count
@@ -217,22 +214,18 @@ def detect_scene(
     Args:
         raster: the scene (a GeoTIFF with a CRS).
         model: the detector (see :func:`resolve_detector`).
-        tile: tile side in pixels, a multiple of the detector's
-            ``size_multiple`` (32 for the shipped ones).
-        overlap: pixels shared by neighbouring tiles.
-        batch_size: tiles per forward pass.
+        options: tiling and thresholds (default :class:`TilingOptions()
+            <torchgeo_cstf.options.TilingOptions>`: 1024-pixel tiles
+            overlapping by 200, the detector's operating threshold).
         device: where the model runs (``cpu``, ``cuda``, ``cuda:1``).
         reference: a co-registered earlier acquisition on the same grid; the
             detector then uses temporal fusion.
-        score_threshold: minimum score (default the detector's operating
-            threshold, see :class:`LoadedDetector`; pass a low value such as
-            0.05 to compute mAP).
-        nms_threshold: IoU of the merge NMS (default the model's).
         acquisition_id: identifier written with each object (default the
             file stem).
-        prefetch: tiles read ahead (default ``2 × batch_size``).
         progress: show a progress bar (tiles/s) on stderr.
         on_tiles: called with (tiles done, tiles planned) after each batch.
+        **keywords: deprecated: the :class:`TilingOptions` fields as keywords
+            (``tile=512``); they go in the next release.
 
     Returns:
         The merged detections and timing figures.
@@ -243,27 +236,24 @@ def detect_scene(
     Example:
         >>> import tempfile
         >>> from pathlib import Path
-        >>> from torchgeo_cstf.datasets.synthetic import generate_scene
+        >>> from torchgeo_cstf.synthetic import generate_scene
         >>> from torchgeo_cstf.inference import detect_scene
+        >>> from torchgeo_cstf.options import TilingOptions
         >>> scene = Path(tempfile.mkdtemp()) / 'scene.tif'
         >>> _ = generate_scene(scene, (512, 512), seed=0)
-        >>> found = detect_scene(scene, tile=256, overlap=64)
+        >>> found = detect_scene(scene, options=TilingOptions(tile=256, overlap=64))
         >>> found.tiles, found.boxes.shape[1], found.info.crs.to_epsg()
         (9, 5, 32633)
     """
     start = time.perf_counter()
+    options = options_or_keywords(TilingOptions, options, keywords, 'detect_scene')
     found = detect_tiles(
         raster,
         model,
-        tile=tile,
-        overlap=overlap,
-        batch_size=batch_size,
+        options,
         device=device,
         reference=reference,
-        score_threshold=score_threshold,
-        nms_threshold=nms_threshold,
         acquisition_id=acquisition_id,
-        prefetch=prefetch,
         progress=progress,
         on_tiles=on_tiles,
     )
@@ -271,34 +261,26 @@ def detect_scene(
     return replace(merged, seconds=time.perf_counter() - start)
 
 
-def count_tiles(raster: str | os.PathLike[str], tile: int, overlap: int) -> int:
+def count_tiles(
+    raster: str | os.PathLike[str], options: TilingOptions | None = None
+) -> int:
     """Tiles :func:`detect_scene` plans for a scene (reads the header only)."""
-    _check_tiling(tile)
+    options = options or TilingOptions()
     info = read_raster_info(raster)
-    return sum(1 for _ in tile_windows(info.height, info.width, tile, overlap))
-
-
-def _check_tiling(tile: int, multiple: int = 1) -> None:
-    if tile <= 0 or tile % multiple:
-        raise InputError(
-            'tile', f'must be a positive multiple of {multiple}, got {tile}'
-        )
+    return sum(
+        1 for _ in tile_windows(info.height, info.width, options.tile, options.overlap)
+    )
 
 
 def detect_tiles(
     raster: str | os.PathLike[str],
     model: CSTFDetector | LoadedDetector | str | os.PathLike[str],
+    options: TilingOptions | None = None,
     *,
     tiles: Sequence[int] | None = None,
-    tile: int = 1024,
-    overlap: int = 200,
-    batch_size: int = 2,
     device: str | torch.device = 'cpu',
     reference: str | os.PathLike[str] | None = None,
-    score_threshold: float | None = None,
-    nms_threshold: float | None = None,
     acquisition_id: str | None = None,
-    prefetch: int | None = None,
     progress: bool = False,
     on_tiles: Callable[[int, int], None] | None = None,
 ) -> SceneDetections:
@@ -312,21 +294,28 @@ def detect_tiles(
     Returns:
         The unmerged detections of these tiles (``tiles`` counts them).
     """
-    _check_tiling(tile)
-    if batch_size < 1:
-        raise InputError('batch_size', f'must be at least 1, got {batch_size}')
+    options = options or TilingOptions()
     start = time.perf_counter()
     loaded = resolve_detector(model)
     detector = loaded.model.to(device)
-    _check_tiling(tile, detector.size_multiple)
+    if options.tile % detector.size_multiple:
+        raise InputError(
+            'tile',
+            f'must be a multiple of {detector.size_multiple} for {loaded.name}, '
+            f'got {options.tile}',
+        )
     load_seconds = time.perf_counter() - start
-    threshold = loaded.score_threshold if score_threshold is None else score_threshold
+    threshold = (
+        loaded.score_threshold
+        if options.score_threshold is None
+        else options.score_threshold
+    )
     reader = TileReader(
         raster,
         detector.in_channels,
-        tile,
-        overlap,
-        prefetch if prefetch is not None else 2 * batch_size,
+        options.tile,
+        options.overlap,
+        options.read_ahead,
         reference,
         tiles,
         loaded.stretch,
@@ -345,7 +334,7 @@ def detect_tiles(
     processed = 0
     bar = tqdm(total=len(reader), unit='tile', disable=not progress, desc='detect')
     with torch.inference_mode():
-        for batch in _batches(iter(reader), batch_size):
+        for batch in _batches(iter(reader), options.batch_size):
             images = torch.from_numpy(np.stack([t.pixels for t in batch])).to(device)
             past = None
             if reference is not None:
@@ -388,8 +377,8 @@ def detect_tiles(
         seconds=time.perf_counter() - start,
         model_seconds=model_seconds,
         nms_threshold=detector.nms_threshold
-        if nms_threshold is None
-        else nms_threshold,
+        if options.nms_threshold is None
+        else options.nms_threshold,
         load_seconds=load_seconds,
         domain_warnings=tuple(mismatches),
     )

@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 from .client import FINAL_STATES, JobClient, JobHandle, JobState
-from .manifest import failure, manifest
+from .manifest import JobFailure, JobTimes, Manifest
 from .settings import GPU_QUEUES, QUEUES, ROUTES, JobSettings, WorkerSettings
 from .spec import (
     DetectionJob,
@@ -38,18 +38,19 @@ __all__ = (
     'DetectionJob',
     'DetectionParameters',
     'JobClient',
+    'JobFailure',
     'JobHandle',
     'JobSettings',
     'JobState',
+    'JobTimes',
+    'Manifest',
     'MatchingJob',
     'PipelineJob',
     'WorkerSettings',
     'build',
     'check_paths',
-    'failure',
     'get_job',
     'job_id',
-    'manifest',
     'parse_job',
     'submit_detection',
     'submit_matching',

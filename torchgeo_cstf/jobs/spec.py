@@ -13,6 +13,7 @@ directory, ``OUTPUT_DIR/<job id>/``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from pydantic import (
 
 from .. import __version__
 from ..errors import InputNotFoundError, JobSpecError, PathNotAllowedError
+from ..options import RegistrationOptions, TilingOptions
 
 
 class _Spec(BaseModel):
@@ -40,30 +42,47 @@ class _Spec(BaseModel):
     output_dir: str
 
 
+def _nest(
+    values: Any, field: str, options: type[TilingOptions | RegistrationOptions]
+) -> Any:
+    """Move flat option keys (the wire format before options were nested) into ``field``."""
+    if not isinstance(values, dict):
+        return values
+    names = {item.name for item in dataclasses.fields(options)}
+    flat = {key: values[key] for key in names & values.keys()}
+    if not flat:
+        return values
+    rest = {key: value for key, value in values.items() if key not in flat}
+    nested = rest.get(field)
+    if isinstance(nested, dict):
+        flat = {**nested, **flat}  # the flat keys override (keyword updates)
+    elif nested is not None:  # a dataclass: flat keys and an object clash
+        raise ValueError(f'give {sorted(flat)} inside {field!r}, not beside it')
+    return {**rest, field: flat}
+
+
 class DetectionParameters(BaseModel):
-    """Parameters of tiled detection (see :func:`~torchgeo_cstf.inference.detect_scene`)."""
+    """Parameters of tiled detection (see :func:`~torchgeo_cstf.inference.detect_scene`).
+
+    The tiling options are a :class:`~torchgeo_cstf.options.TilingOptions`,
+    the record the library and the CLI use; flat keys (``tile``, ``overlap``
+    … beside ``detector``, as messages of release 0.1 carry them) are accepted
+    and nested.
+    """
 
     model_config = ConfigDict(extra='forbid', frozen=True)
 
     detector: str = 'cstf_detector_regnetx_002'
-    # the shipped detectors' size_multiple (checked again against the model by
-    # the worker: this module cannot import it without torch)
-    tile: int = Field(1024, ge=64, multiple_of=32)
-    overlap: int = Field(200, ge=0)
-    batch_size: int = Field(2, ge=1, le=256)
-    score_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    tiling: TilingOptions = TilingOptions()
     crs: str | None = None
     format: Literal['gpkg', 'geojson'] = 'gpkg'
     acquisition_id: str | None = None
     quicklook: bool = True
 
-    @model_validator(mode='after')
-    def _overlap_below_tile(self) -> DetectionParameters:
-        if self.overlap >= self.tile:
-            raise ValueError(
-                f'overlap ({self.overlap}) must be smaller than tile ({self.tile})'
-            )
-        return self
+    @model_validator(mode='before')
+    @classmethod
+    def _nest_tiling(cls, values: Any) -> Any:
+        return _nest(values, 'tiling', TilingOptions)
 
 
 class DetectionJob(_Spec):
@@ -83,17 +102,28 @@ class DetectionJob(_Spec):
     parameters: DetectionParameters = DetectionParameters()
     pipeline_id: str | None = None
 
+    @property
+    def result_kind(self) -> Literal['detect', 'pipeline']:
+        """The kind its manifest reports: a pipeline's detection stage is the pipeline."""
+        return 'detect' if self.pipeline_id is None else 'pipeline'
+
 
 class _Matching(_Spec):
-    """Options of co-registration (see :func:`~torchgeo_cstf.inference.coregister.coregister`)."""
+    """Options of co-registration (see :func:`~torchgeo_cstf.inference.coregister.coregister`).
+
+    Flat option keys (``method``, ``window`` … as release 0.1 sent them) are
+    accepted and nested into ``registration``.
+    """
 
     reference: str
     query: str
     matcher: str = 'cstf_matcher_regnetx_004'
-    method: Literal['auto', 'cstf', 'dense'] = 'auto'
-    window: int = Field(1024, ge=64)
-    windows: int = Field(9, ge=1, le=64)
-    transform: Literal['homography', 'affine'] = 'homography'
+    registration: RegistrationOptions = RegistrationOptions()
+
+    @model_validator(mode='before')
+    @classmethod
+    def _nest_registration(cls, values: Any) -> Any:
+        return _nest(values, 'registration', RegistrationOptions)
 
 
 class MatchingJob(_Matching):
@@ -101,12 +131,22 @@ class MatchingJob(_Matching):
 
     kind: Literal['match'] = 'match'
 
+    @property
+    def result_kind(self) -> Literal['match']:
+        """The kind its manifest reports."""
+        return self.kind
+
 
 class PipelineJob(_Matching):
     """Co-register a new acquisition onto a reference, then detect with temporal fusion."""
 
     kind: Literal['pipeline'] = 'pipeline'
     parameters: DetectionParameters = DetectionParameters()
+
+    @property
+    def result_kind(self) -> Literal['pipeline']:
+        """The kind its manifest reports."""
+        return self.kind
 
 
 Job = Annotated[DetectionJob | MatchingJob | PipelineJob, Field(discriminator='kind')]

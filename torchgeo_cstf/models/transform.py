@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..options import TransformModel
 from .matcher import Matches
 
-TransformModel = Literal['affine', 'homography']
 Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from torchgeo_cstf.datasets.pairs import _file_split
-from torchgeo_cstf.datasets.synthetic import generate_scene
+from torchgeo_cstf.synthetic import generate_scene
 
 HERE = Path(__file__).resolve().parent
 

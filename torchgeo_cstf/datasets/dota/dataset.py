@@ -1,30 +1,10 @@
-"""DOTA for oriented detection: loading, the standard patch split, merging, Task 1.
+"""DOTA for oriented detection: TorchGeo's layout, oriented boxes, difficult flags.
 
-DOTA (Xia et al., CVPR 2018; Ding et al., TPAMI 2021) is a set of aerial and
-satellite images (Google Earth, GF-2, JL-1, CycloMedia) of 800 to 20,000 px a
-side, annotated with quadrilaterals. Three versions share one class list,
-each extending the previous one: v1.0 has 15 classes, v1.5 adds
-``container-crane`` (16) and v2.0 adds ``airport`` and ``helipad`` (18).
-Labels here follow TorchGeo's (and DOTA's website's) order, so label *i* is
-``torchgeo.datasets.DOTA.classes[i]`` in every version; MMRotate lists the
-v1.0 classes in another order.
-
-:class:`DOTA` reads TorchGeo's layout::
-
-    root/
-    ├── samples.csv          image_path, annotation_path, split, version
-    ├── train/images/P0000.png
-    ├── train/annotations/version1.0/P0000.txt
-    └── val/...
-
-and fixes what makes ``torchgeo.datasets.DOTA`` unusable for oriented
-detection: that class returns the raw (N, 8) polygons under ``bbox`` and the
-labels under ``labels``, drops the difficult flag and lists all 18 classes
-whatever the version. Its labels are already 0-based (``plane`` is 0); they are
-kept.
-
-Patches written by :mod:`.split` are read like whole images; :class:`PatchOrigin`
-records where each came from.
+Versions, class order, the layout read and what differs from
+``torchgeo.datasets.DOTA`` are documented in ``docs/datasets/dota.md``; the
+class docstring of :class:`DOTA` summarises them. Patches written by
+:mod:`.split` are read like whole images; :class:`PatchOrigin` records where
+each came from.
 """
 
 from __future__ import annotations
@@ -43,8 +23,8 @@ from torchgeo.datasets import DOTA as TorchGeoDOTA
 
 from ...errors import InputError
 from ...ops.boxes import poly_to_cxcywhr
+from ...plotting import DetectionPlotMixin
 from ..errors import DatasetNotFoundError
-from ..plotting import DetectionPlotMixin
 from .labels import DotaObject, read_dota_labels
 
 #: class names of each DOTA version; label ``i`` is ``VERSION_CLASSES[v][i]``

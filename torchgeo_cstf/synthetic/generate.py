@@ -12,13 +12,14 @@ import shapely
 import torch
 from affine import Affine
 
-from ...errors import InputError
-from ...io.coords import parse_crs
-from ...io.raster import SYNTHETIC_TAGS, write_geotiff
-from ...ops.boxes import canonicalize_cxcywhr, poly_to_cxcywhr
+from ..errors import InputError
+from ..io.coords import parse_crs
+from ..io.raster import SYNTHETIC_TAGS, write_geotiff
+from ..ops.boxes import canonicalize_cxcywhr, poly_to_cxcywhr
+from ..ops.homography import apply_homography, fit_affine, jacobian
 from .render import BAND_NAMES, Frame, Modality, quantize, render, select_bands
 from .truth import ObjectTruth, PairTruth, SceneTruth
-from .warps import WarpModel, apply_homography, fit_affine, jacobian, random_warp
+from .warps import WarpModel, random_warp
 from .world import (
     PlacedObject,
     World,

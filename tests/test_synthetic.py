@@ -9,7 +9,10 @@ import rasterio
 import torch
 from shapely.geometry import Polygon
 
-from torchgeo_cstf.datasets.synthetic import (
+from torchgeo_cstf.errors import InputError
+from torchgeo_cstf.io import Feature, pixel_to_map, read_features, write_features
+from torchgeo_cstf.ops import cxcywhr_to_poly
+from torchgeo_cstf.synthetic import (
     CLASSES,
     PairTruth,
     SceneTruth,
@@ -18,10 +21,7 @@ from torchgeo_cstf.datasets.synthetic import (
     synthesize_pair,
     synthesize_scene,
 )
-from torchgeo_cstf.datasets.synthetic.render import polygon_coverage
-from torchgeo_cstf.errors import InputError
-from torchgeo_cstf.io import Feature, pixel_to_map, read_features, write_features
-from torchgeo_cstf.ops import cxcywhr_to_poly
+from torchgeo_cstf.synthetic.render import polygon_coverage
 
 
 def _digest(path: Path) -> str:
@@ -273,7 +273,8 @@ def test_plots_draw_every_box() -> None:
     from matplotlib.patches import ConnectionPatch
     from matplotlib.patches import Polygon as PolygonPatch
 
-    from torchgeo_cstf.datasets.synthetic import display_image, plot_pair, plot_scene
+    from torchgeo_cstf.plotting import display_image
+    from torchgeo_cstf.synthetic import plot_pair, plot_scene
 
     scene = synthesize_scene((128, 160), seed=1, num_objects=6)
     ax = Figure().subplots()
@@ -293,3 +294,16 @@ def test_plots_draw_every_box() -> None:
         if o.id in ref_ids and pair.truth.changes[o.id] == 'static'
     ]
     assert len(links) == len(static)
+
+
+def test_the_old_simulator_path_is_a_deprecated_alias() -> None:
+    import torchgeo_cstf.datasets.synthetic as old
+    import torchgeo_cstf.plotting
+    import torchgeo_cstf.synthetic
+
+    with pytest.warns(DeprecationWarning, match='is now torchgeo_cstf.synthetic'):
+        assert old.generate_pair is torchgeo_cstf.synthetic.generate_pair
+    with pytest.warns(DeprecationWarning, match='is now torchgeo_cstf.plotting'):
+        assert old.draw_boxes is torchgeo_cstf.plotting.draw_boxes
+    with pytest.raises(AttributeError, match='no attribute'):
+        old.render  # noqa: B018

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
-from ...errors import InputError, InputNotFoundError
-from ...io.atomic import atomic_output
+from ..errors import InputError, InputNotFoundError
+from ..io.atomic import atomic_output
+from ..ops.homography import apply_homography
 from .shapes import CLASSES
-from .warps import apply_homography
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,35 @@ class PairTruth:
         """Map (K, 2) query pixel coordinates into the reference image."""
         inverse = np.linalg.inv(self.warp_matrix())
         return apply_homography(inverse, np.asarray(xy, dtype=np.float64))
+
+    def check_points(
+        self, samples: int = 33
+    ) -> tuple[
+        np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]
+    ]:
+        """A grid of reference points that fall inside the query, and their images.
+
+        Args:
+            samples: grid points per side of the reference image.
+
+        Returns:
+            (K, 2) reference pixel coordinates and (K, 2) their true query pixel
+            coordinates: check points for
+            :func:`~torchgeo_cstf.metrics.registration_rmse`.
+        """
+        cols, rows = np.meshgrid(
+            np.linspace(0, self.reference.width, samples),
+            np.linspace(0, self.reference.height, samples),
+        )
+        reference_xy = np.stack((cols.ravel(), rows.ravel()), axis=1)
+        query_xy = self.reference_to_query(reference_xy)
+        inside = (
+            (query_xy[:, 0] >= 0)
+            & (query_xy[:, 1] >= 0)
+            & (query_xy[:, 0] <= self.query.width)
+            & (query_xy[:, 1] <= self.query.height)
+        )
+        return reference_xy[inside], query_xy[inside]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dictionary."""

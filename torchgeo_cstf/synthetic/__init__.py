@@ -13,7 +13,7 @@ from .generate import (
     synthesize_pair,
     synthesize_scene,
 )
-from .plot import display_image, draw_boxes, plot_pair, plot_scene
+from .plot import plot_pair, plot_scene
 from .render import BAND_NAMES
 from .shapes import CLASSES
 from .truth import ObjectTruth, PairTruth, SceneTruth
@@ -28,8 +28,6 @@ __all__ = (
     'PairAcquisition',
     'PairTruth',
     'SceneTruth',
-    'display_image',
-    'draw_boxes',
     'generate_pair',
     'generate_scene',
     'plot_pair',

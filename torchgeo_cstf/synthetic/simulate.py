@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ...errors import InputError
+from ..errors import InputError
 
 FloatImage = np.ndarray[Any, np.dtype[np.float32]]
 

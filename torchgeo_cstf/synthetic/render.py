@@ -16,10 +16,10 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from ...errors import InputError
+from ..errors import InputError
+from ..ops.homography import apply_homography, translation
 from .noise import fractal_noise
 from .shapes import Points
-from .warps import apply_homography, translation
 from .world import BEACH, BEACH_BAND, LAND, SEA, URBAN, PlacedObject, World
 
 Modality = Literal['optical', 'sar', 'thermal']
