@@ -385,7 +385,7 @@ def _detect(path: Path, loaded: LoadedDetector) -> tuple[dict[str, Tensor], list
             )
     return (
         {'boxes': found.boxes, 'scores': found.scores, 'labels': found.labels},
-        list(found.domain_warnings),
+        list(found.provenance.domain_warnings),
     )
 
 

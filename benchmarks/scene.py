@@ -139,13 +139,13 @@ def child(path: str, tile: int, batch_size: int) -> None:
     print(
         json.dumps(
             {
-                'seconds': result.seconds,
-                'model_seconds': result.model_seconds,
-                'load_seconds': result.load_seconds,
-                'tiles': result.tiles,
+                'seconds': result.timings.seconds,
+                'model_seconds': result.timings.model_seconds,
+                'load_seconds': result.timings.load_seconds,
+                'tiles': result.timings.tiles,
                 'objects': len(result),
-                'tiles_per_s': result.tiles / result.seconds,
-                'overhead': result.overhead,
+                'tiles_per_s': result.timings.tiles / result.timings.seconds,
+                'overhead': result.timings.overhead,
                 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                 / 1024,
                 'rss_trend': sampler.trend(),

@@ -62,7 +62,7 @@ def _detect(
         acquisition_id=params.acquisition_id or Path(job.scene).stem,
         on_tiles=lambda done, total: report('detect', done, total),
     )
-    TILES.inc(found.tiles - found.skipped)
+    TILES.inc(found.timings.tiles - found.timings.skipped)
     return found
 
 
@@ -135,17 +135,18 @@ def write_detection_outputs(
     params = job.parameters
     final = job_dir(job.output_dir, job_id)
     outputs: dict[str, str] = {}
+    timings, provenance = found.timings, found.provenance
     summary: dict[str, Any] = {
         'objects': len(found),
         'counts': found.counts(),
-        'tiles': found.tiles,
-        'skipped_tiles': found.skipped,
-        'seconds': round(found.seconds, 3),
-        'model_seconds': round(found.model_seconds, 3),
-        'load_seconds': round(found.load_seconds, 3),
-        'model': found.model_name,
-        'model_version': found.model_version,
-        'domain_warnings': list(found.domain_warnings),
+        'tiles': timings.tiles,
+        'skipped_tiles': timings.skipped,
+        'seconds': round(timings.seconds, 3),
+        'model_seconds': round(timings.model_seconds, 3),
+        'load_seconds': round(timings.load_seconds, 3),
+        'model': provenance.model_name,
+        'model_version': provenance.model_version,
+        'domain_warnings': list(provenance.domain_warnings),
     }
     coregistration = work_dir(final, 'coreg')
     with staged(final) as directory:

@@ -108,17 +108,23 @@ def test_objects_cut_by_tiles_are_found_once(tmp_path: Path) -> None:
     found = detect_scene(
         tmp_path / 'scene.tif', loaded, options=TilingOptions(tile=128, overlap=64)
     )
-    assert found.tiles == 36 and found.skipped == 0  # starts 0, 64, ..., 256, 272
+    assert (
+        found.timings.tiles == 36 and found.timings.skipped == 0
+    )  # starts 0, 64, ..., 256, 272
     assert len(found) == len(BOXES)
     iou = rotated_box_iou(torch.tensor(BOXES), found.boxes)
     assert (iou.amax(dim=1) > 0.8).all()  # fillPoly draws the edges too
     assert found.counts() == {'small': 2, 'large': 2}
     assert len(found.above(0.89)) == 4 and len(found.above(0.95)) == 0
     assert found.above(0.89).info == found.info
-    assert 0 < found.model_seconds <= found.seconds
-    assert 0 <= found.load_seconds < 0.1  # given loaded: nothing to build
-    pipeline = found.seconds - found.load_seconds - found.model_seconds
-    assert found.overhead == pytest.approx(pipeline / found.model_seconds)
+    assert 0 < found.timings.model_seconds <= found.timings.seconds
+    assert 0 <= found.timings.load_seconds < 0.1  # given loaded: nothing to build
+    pipeline = (
+        found.timings.seconds - found.timings.load_seconds - found.timings.model_seconds
+    )
+    assert found.timings.overhead == pytest.approx(
+        pipeline / found.timings.model_seconds
+    )
     assert all(call[1:] == (3, 128, 128) for call in detector.calls)
 
 
@@ -131,12 +137,18 @@ def test_loading_a_named_detector_is_timed_apart_from_the_pipeline(
         'cstf_detector_regnetx_002',
         options=TilingOptions(tile=128, overlap=32),
     )
-    assert found.load_seconds > 0 and found.model_seconds > 0
-    assert found.load_seconds + found.model_seconds < found.seconds
-    pipeline = found.seconds - found.load_seconds - found.model_seconds
-    assert found.overhead == pytest.approx(pipeline / found.model_seconds)
+    assert found.timings.load_seconds > 0 and found.timings.model_seconds > 0
+    assert (
+        found.timings.load_seconds + found.timings.model_seconds < found.timings.seconds
+    )
+    pipeline = (
+        found.timings.seconds - found.timings.load_seconds - found.timings.model_seconds
+    )
+    assert found.timings.overhead == pytest.approx(
+        pipeline / found.timings.model_seconds
+    )
     merged = merge_detections([found, found])
-    assert merged.load_seconds == pytest.approx(2 * found.load_seconds)
+    assert merged.timings.load_seconds == pytest.approx(2 * found.timings.load_seconds)
 
 
 def test_tiles_detected_in_parts_merge_to_the_whole_scene(tmp_path: Path) -> None:
@@ -147,7 +159,7 @@ def test_tiles_detected_in_parts_merge_to_the_whole_scene(tmp_path: Path) -> Non
     )
     assert (
         count_tiles(tmp_path / 'scene.tif', TilingOptions(tile=128, overlap=64))
-        == whole.tiles
+        == whole.timings.tiles
         == 36
     )
     calls: list[tuple[int, int]] = []
@@ -161,14 +173,14 @@ def test_tiles_detected_in_parts_merge_to_the_whole_scene(tmp_path: Path) -> Non
         )
         for start in range(0, 36, 10)
     ]
-    assert [p.tiles for p in parts] == [10, 10, 10, 6]
+    assert [p.timings.tiles for p in parts] == [10, 10, 10, 6]
     assert calls[:4] == [(4, 10), (8, 10), (10, 10), (10, 10)]
     assert sum(len(p) for p in parts) > len(whole)  # overlaps see objects twice
     merged = merge_detections(parts)
     assert torch.equal(merged.boxes, whole.boxes)
     assert torch.equal(merged.scores, whole.scores)
     assert torch.equal(merged.labels, whole.labels)
-    assert merged.tiles == 36
+    assert merged.timings.tiles == 36
     # a threshold per call, without touching the model
     strict = detect_scene(
         tmp_path / 'scene.tif',
@@ -305,7 +317,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
     # the keywords of release 0.1 still work, with a DeprecationWarning
     with pytest.warns(DeprecationWarning, match='pass TilingOptions'):
         old = detect_scene(tmp_path / 'scene.tif', loaded, tile=128, overlap=64)
-    assert old.tiles == 36
+    assert old.timings.tiles == 36
     with pytest.raises(InputError, match='not both'):
         detect_scene(tmp_path / 'scene.tif', loaded, TilingOptions(), tile=128)
     with (
@@ -368,7 +380,7 @@ def test_broken_rasters_get_typed_errors(
         )
         for i in range(4)
     ]
-    assert [p.skipped for p in parts] == [1, 1, 1, 1]
+    assert [p.timings.skipped for p in parts] == [1, 1, 1, 1]
     with pytest.raises(EmptyInputError):
         merge_detections(parts)
 
@@ -388,4 +400,8 @@ def test_scene_detections_round_trip_through_json(tmp_path: Path) -> None:
     )
     assert again.to_dict() == found.to_dict()  # every field back, extra keys ignored
     assert again.info == found.info and torch.equal(again.boxes, found.boxes)
-    assert 'boxes' not in record and record['tiles'] == found.tiles == 36
+    assert (
+        'boxes' not in record
+        and record['timings']['tiles'] == found.timings.tiles == 36
+    )
+    assert again.provenance == found.provenance and again.timings == found.timings

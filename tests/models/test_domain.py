@@ -120,19 +120,19 @@ def test_detect_scene_warns_outside_the_domain_only(tmp_path: Path) -> None:
         found = detect_scene(
             real, _loaded(SYNTHETIC), options=TilingOptions(tile=64, overlap=16)
         )
-    assert len(found.domain_warnings) == 1
+    assert len(found.provenance.domain_warnings) == 1
     truth = generate_scene(tmp_path / 'syn.tif', size=(128, 128), seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter('error', DomainWarning)
         found = detect_scene(
             truth.path, _loaded(SYNTHETIC), options=TilingOptions(tile=64, overlap=16)
         )
-        assert found.domain_warnings == ()
+        assert found.provenance.domain_warnings == ()
         # weights of unknown domain (a checkpoint): nothing to compare
         found = detect_scene(
             real, _loaded(None), options=TilingOptions(tile=64, overlap=16)
         )
-        assert found.domain_warnings == ()
+        assert found.provenance.domain_warnings == ()
 
 
 def test_cli_detect_prints_the_warning(
@@ -168,8 +168,8 @@ def test_hit_uav_weights_warn_on_rgb_only(tmp_path: Path) -> None:
         found = detect_scene(
             thermal, loaded, options=TilingOptions(tile=64, overlap=16)
         )
-    assert found.domain_warnings == ()
+    assert found.provenance.domain_warnings == ()
     rgb = _raster(tmp_path / 'rgb.tif', 3, 'uint8', 0.1)
     with pytest.warns(DomainWarning, match=r'3 band\(s\); the weights were trained'):
         found = detect_scene(rgb, loaded, options=TilingOptions(tile=64, overlap=16))
-    assert len(found.domain_warnings) == 1
+    assert len(found.provenance.domain_warnings) == 1

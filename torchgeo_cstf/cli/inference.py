@@ -27,9 +27,10 @@ def _detect(args: argparse.Namespace) -> int:
     if not args.no_quicklook:
         write_quicklook(found, quicklook)
     counts = ', '.join(f'{n} {name}' for name, n in found.counts().items())
+    timings = found.timings
     print(
-        f'{args.out}: {len(found)} objects ({counts}) from {found.tiles} tiles '
-        f'in {found.seconds:.1f} s ({found.tiles / found.seconds:.2f} tiles/s)'
+        f'{args.out}: {len(found)} objects ({counts}) from {timings.tiles} tiles '
+        f'in {timings.seconds:.1f} s ({timings.tiles / timings.seconds:.2f} tiles/s)'
         + ('' if args.no_quicklook else f'; quicklook {quicklook}')
     )
     return 0

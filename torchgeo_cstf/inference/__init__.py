@@ -8,6 +8,8 @@ from .methods import PairMatcher, PairResult
 from .outputs import detection_features, write_detections, write_quicklook
 from .plot import plot_matches
 from .scene import (
+    DetectionProvenance,
+    DetectionTimings,
     SceneDetections,
     count_tiles,
     detect_scene,
@@ -17,6 +19,8 @@ from .scene import (
 
 __all__ = (
     'METHODS',
+    'DetectionProvenance',
+    'DetectionTimings',
     'LoadedDetector',
     'MatchResult',
     'PairMatcher',

@@ -111,9 +111,9 @@ def detection_features(detections: SceneDetections, crs: Any = None) -> list[Fea
                     'length_m': round(float(length[i]), 3),
                     'width_m': round(float(width[i]), 3),
                     'heading_deg': round(float(heading[i]), 2),
-                    'acquisition_id': detections.acquisition_id,
-                    'model': detections.model_name,
-                    'model_version': detections.model_version,
+                    'acquisition_id': detections.provenance.acquisition_id,
+                    'model': detections.provenance.model_name,
+                    'model_version': detections.provenance.model_version,
                 },
             )
         )
@@ -192,7 +192,8 @@ def write_quicklook(
     ax.set_axis_off()
     counts = ', '.join(f'{n} {name}' for name, n in detections.counts().items())
     ax.set_title(
-        title or f'{detections.acquisition_id}: {len(detections)} objects ({counts})'
+        title
+        or f'{detections.provenance.acquisition_id}: {len(detections)} objects ({counts})'
     )
     figure.tight_layout()
     with atomic_output(path) as temporary:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +31,62 @@ from .tiles import NO_VALID_PIXEL, Tile, TileReader
 EDGE_MARGIN = 2.0
 
 
-#: the fields of :class:`SceneDetections` that :meth:`~SceneDetections.to_dict` leaves out
-_NOT_IN_RECORD = ('boxes', 'scores', 'labels', 'info')
+@dataclass(frozen=True, kw_only=True)
+class DetectionProvenance:
+    """Where detections come from.
+
+    Attributes:
+        acquisition_id: the acquisition's identifier (default the file stem).
+        model_name: the detector's name.
+        model_version: the package and weights version.
+        nms_threshold: IoU threshold of the cross-tile merge.
+        domain_warnings: why the scene lies outside the weights' domain
+            (:func:`~torchgeo_cstf.models.domain.domain_mismatches`; empty when
+            it fits or the domain is unknown).
+    """
+
+    acquisition_id: str
+    model_name: str
+    model_version: str
+    nms_threshold: float
+    domain_warnings: tuple[str, ...] = ()
 
 
-def _json_value(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple | list) else value
+@dataclass(frozen=True, kw_only=True)
+class DetectionTimings:
+    """What a detection pass processed, and how long each part took.
+
+    Attributes:
+        tiles: tiles planned.
+        skipped: tiles skipped because they hold no valid pixel.
+        seconds: wall time of the whole call.
+        model_seconds: time spent in the detector (forward, decoding, NMS of
+            each batch).
+        load_seconds: time spent building the detector and loading its weights
+            (zero when given a loaded model); the rest of ``seconds`` is the
+            pipeline: reading, normalising, merging.
+    """
+
+    tiles: int
+    skipped: int
+    seconds: float
+    model_seconds: float
+    load_seconds: float
+
+    @property
+    def overhead(self) -> float:
+        """Pipeline time (outside the model and its loading) over model time."""
+        pipeline = self.seconds - self.load_seconds - self.model_seconds
+        return pipeline / max(self.model_seconds, 1e-9)
+
+    def __add__(self, other: DetectionTimings) -> DetectionTimings:
+        """The timings of two parts of one scene, added field by field."""
+        return DetectionTimings(
+            **{
+                item.name: getattr(self, item.name) + getattr(other, item.name)
+                for item in fields(self)
+            }
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,21 +99,8 @@ class SceneDetections:
         labels: (N,) class indexes.
         class_names: one name per class index.
         info: the scene's header (CRS, transform, size).
-        acquisition_id: the acquisition's identifier (default the file stem).
-        model_name: the detector's name.
-        model_version: the package and weights version.
-        tiles: tiles planned.
-        skipped: tiles skipped because they hold no valid pixel.
-        seconds: wall time of the whole call.
-        model_seconds: time spent in the detector (forward, decoding, NMS of
-            each batch).
-        nms_threshold: IoU threshold of the cross-tile merge.
-        load_seconds: time spent building the detector and loading its
-            weights (zero when given a loaded model); the rest of
-            ``seconds`` is the pipeline: reading, normalising, merging.
-        domain_warnings: why the scene lies outside the weights' domain
-            (:func:`~torchgeo_cstf.models.domain.domain_mismatches`; empty when
-            it fits or the domain is unknown).
+        provenance: the acquisition, the model and its settings.
+        timings: tiles processed and time spent.
     """
 
     boxes: Tensor
@@ -69,26 +108,12 @@ class SceneDetections:
     labels: Tensor
     class_names: list[str]
     info: RasterInfo
-    acquisition_id: str
-    model_name: str
-    model_version: str
-    tiles: int
-    skipped: int
-    seconds: float
-    model_seconds: float
-    nms_threshold: float
-    load_seconds: float
-    domain_warnings: tuple[str, ...] = ()
+    provenance: DetectionProvenance
+    timings: DetectionTimings
 
     def __len__(self) -> int:
         """Number of objects."""
         return len(self.scores)
-
-    @property
-    def overhead(self) -> float:
-        """Pipeline time (outside the model and its loading) over model time."""
-        pipeline = self.seconds - self.load_seconds - self.model_seconds
-        return pipeline / max(self.model_seconds, 1e-9)
 
     def above(self, threshold: float) -> SceneDetections:
         """The detections scoring at least ``threshold``."""
@@ -101,15 +126,17 @@ class SceneDetections:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field but the tensors and the raster header, as JSON values.
+        """Class names, provenance and timings as JSON values (no tensors, no header).
 
         The job workers send this with the chunks of a large scene (the boxes
         travel in a file); :meth:`from_dict` rebuilds the detections.
         """
+        provenance = asdict(self.provenance)
+        provenance['domain_warnings'] = list(self.provenance.domain_warnings)
         return {
-            item.name: _json_value(getattr(self, item.name))
-            for item in fields(self)
-            if item.name not in _NOT_IN_RECORD
+            'class_names': list(self.class_names),
+            'provenance': provenance,
+            'timings': asdict(self.timings),
         }
 
     @classmethod
@@ -134,13 +161,17 @@ class SceneDetections:
         Returns:
             The detections.
         """
-        values = {
-            item.name: record[item.name]
-            for item in fields(cls)
-            if item.name not in _NOT_IN_RECORD and item.name in record
-        }
-        values['domain_warnings'] = tuple(values.get('domain_warnings', ()))
-        return cls(boxes=boxes, scores=scores, labels=labels, info=info, **values)
+        provenance = dict(record['provenance'])
+        provenance['domain_warnings'] = tuple(provenance.get('domain_warnings', ()))
+        return cls(
+            boxes=boxes,
+            scores=scores,
+            labels=labels,
+            info=info,
+            class_names=list(record['class_names']),
+            provenance=DetectionProvenance(**provenance),
+            timings=DetectionTimings(**record['timings']),
+        )
 
     def counts(self) -> dict[str, int]:
         """Objects per class name."""
@@ -242,7 +273,7 @@ def detect_scene(
         >>> scene = Path(tempfile.mkdtemp()) / 'scene.tif'
         >>> _ = generate_scene(scene, (512, 512), seed=0)
         >>> found = detect_scene(scene, options=TilingOptions(tile=256, overlap=64))
-        >>> found.tiles, found.boxes.shape[1], found.info.crs.to_epsg()
+        >>> found.timings.tiles, found.boxes.shape[1], found.info.crs.to_epsg()
         (9, 5, 32633)
     """
     start = time.perf_counter()
@@ -258,7 +289,9 @@ def detect_scene(
         on_tiles=on_tiles,
     )
     merged = merge_detections([found])
-    return replace(merged, seconds=time.perf_counter() - start)
+    return replace(
+        merged, timings=replace(merged.timings, seconds=time.perf_counter() - start)
+    )
 
 
 def count_tiles(
@@ -369,18 +402,22 @@ def detect_tiles(
         labels=labels,
         class_names=loaded.class_names,
         info=reader.info,
-        acquisition_id=acquisition_id or Path(raster).stem,
-        model_name=loaded.name,
-        model_version=loaded.version,
-        tiles=len(reader),
-        skipped=reader.skipped,
-        seconds=time.perf_counter() - start,
-        model_seconds=model_seconds,
-        nms_threshold=detector.nms_threshold
-        if options.nms_threshold is None
-        else options.nms_threshold,
-        load_seconds=load_seconds,
-        domain_warnings=tuple(mismatches),
+        provenance=DetectionProvenance(
+            acquisition_id=acquisition_id or Path(raster).stem,
+            model_name=loaded.name,
+            model_version=loaded.version,
+            nms_threshold=detector.nms_threshold
+            if options.nms_threshold is None
+            else options.nms_threshold,
+            domain_warnings=tuple(mismatches),
+        ),
+        timings=DetectionTimings(
+            tiles=len(reader),
+            skipped=reader.skipped,
+            seconds=time.perf_counter() - start,
+            model_seconds=model_seconds,
+            load_seconds=load_seconds,
+        ),
     )
 
 
@@ -402,31 +439,28 @@ def merge_detections(parts: Sequence[SceneDetections]) -> SceneDetections:
     if not parts:
         raise InputError('parts', 'no detections to merge')
     first = parts[0]
+    source = first.provenance
     for part in parts[1:]:
-        if (part.info.path, part.model_name, part.model_version) != (
-            first.info.path,
-            first.model_name,
-            first.model_version,
-        ):
+        if (
+            part.info.path,
+            part.provenance.model_name,
+            part.provenance.model_version,
+        ) != (first.info.path, source.model_name, source.model_version):
             raise InputError(
                 'parts', 'come from different scenes or models; cannot merge them'
             )
-    if sum(p.skipped for p in parts) == sum(p.tiles for p in parts):
+    timings = functools.reduce(operator.add, (p.timings for p in parts))
+    if timings.skipped == timings.tiles:
         raise EmptyInputError(first.info.path, NO_VALID_PIXEL)
     boxes, scores, labels = merge_boxes(
-        [(p.boxes, p.scores, p.labels) for p in parts], first.nms_threshold
+        [(p.boxes, p.scores, p.labels) for p in parts], source.nms_threshold
     )
+    warnings = dict.fromkeys(w for p in parts for w in p.provenance.domain_warnings)
     return replace(
         first,
         boxes=boxes,
         scores=scores,
         labels=labels,
-        tiles=sum(p.tiles for p in parts),
-        skipped=sum(p.skipped for p in parts),
-        seconds=sum(p.seconds for p in parts),
-        model_seconds=sum(p.model_seconds for p in parts),
-        load_seconds=sum(p.load_seconds for p in parts),
-        domain_warnings=tuple(
-            dict.fromkeys(w for p in parts for w in p.domain_warnings)
-        ),
+        provenance=replace(source, domain_warnings=tuple(warnings)),
+        timings=timings,
     )
