@@ -35,8 +35,8 @@ def test_targets_follow_the_warp() -> None:
     batch = _batch(1)
     out = matcher(batch['reference'], batch['query'])
     truth, classes = matcher.targets(out, batch['warp'], batch['query_valid'])
-    assert out['logits'].shape == (1, 16, 8 * 8 + 1)
-    expected = warp_points(batch['warp'].float(), out['ref_xy'])
+    assert out.logits.shape == (1, 16, 8 * 8 + 1)
+    expected = warp_points(batch['warp'].float(), out.ref_xy)
     torch.testing.assert_close(truth, expected)
     for (x, y), cls in zip(expected[0].tolist(), classes[0].tolist(), strict=True):
         inside = (
@@ -71,7 +71,7 @@ def test_padding_keypoints_are_masked() -> None:
     reference, query = blob.expand(1, 3, 128, 128), blob.expand(1, 1, 128, 128)
     matcher = CSTFMatcher(num_keypoints=32).eval()
     out = matcher(reference, query)
-    valid = out['ref_valid']
+    valid = out.ref_valid
     assert valid.any() and not valid.all()  # one blob cannot fill 32 keypoints
     with torch.no_grad():
         matcher.dustbin.fill_(-100.0)  # every keypoint then matches some cell
@@ -195,6 +195,24 @@ def test_task_fits_and_predicts(tmp_path: Path) -> None:
             '0',
         ]
     )
-    task = CSTFMatching(num_keypoints=16)
+    task = CSTFMatching(num_keypoints=16, min_confidence=0.0).eval()
     found = task.predict_step(_batch(2), 0)
     assert len(found) == 2 and all(m.ref_xy.device.type == 'cpu' for m in found)
+    # forward is the matcher's matching step at the task's confidence, not its
+    # internal correspondences
+    batch = _batch(2)
+    called = task(batch['reference'], batch['query'])
+    direct = task.model.match(batch['reference'], batch['query'], 0.0)
+    assert [type(m) for m in called] == [Matches, Matches]
+    for a, b in zip(called, direct, strict=True):
+        assert torch.equal(a.ref_xy, b.ref_xy) and torch.equal(a.query_xy, b.query_xy)
+
+
+def test_the_matcher_says_what_it_takes() -> None:
+    matcher = CSTFMatcher(
+        'resnet18', reference_channels=3, query_channels=2, structure=True
+    )
+    assert (matcher.reference_channels, matcher.query_channels) == (3, 2)
+    assert matcher.size_multiple == matcher.coarse_stride == 16
+    with pytest.warns(DeprecationWarning, match='reference_channels'):
+        assert matcher.bands == {'reference': 3, 'query': 2}

@@ -38,9 +38,6 @@ from ..models.search import search_rotation_scale
 from ..models.transform import Matrix, Transform, estimate_transform
 from ..options import METHODS, MatchMethod, TransformModel
 
-#: images are padded to a multiple of this for the CSTF matcher's strides
-CSTF_MULTIPLE = 32
-
 
 @dataclass(frozen=True)
 class PairResult:
@@ -71,16 +68,11 @@ def check_method(method: str) -> None:
         raise InputError('method', f'must be one of {METHODS}, got {method!r}')
 
 
-def _padded(image: Tensor, bands: int) -> Tensor:
-    """(1, bands, H', W'): bands adapted, padded right/bottom to the CSTF multiple."""
+def _padded(image: Tensor, bands: int, multiple: int) -> Tensor:
+    """(1, bands, H', W'): bands adapted, padded right/bottom to ``multiple``."""
     pixels = torch.from_numpy(np.ascontiguousarray(fit_bands(image.numpy(), bands)))
     c, h, w = pixels.shape
-    out = torch.zeros(
-        1,
-        c,
-        -(-h // CSTF_MULTIPLE) * CSTF_MULTIPLE,
-        -(-w // CSTF_MULTIPLE) * CSTF_MULTIPLE,
-    )
+    out = torch.zeros(1, c, -(-h // multiple) * multiple, -(-w // multiple) * multiple)
     out[0, :, :h, :w] = pixels
     return out
 
@@ -212,10 +204,10 @@ class PairMatcher:
         )[0]
         covered = aligned[-1:] > 0.99
         aligned = aligned[:-1] * covered
-        bands = self.cstf.bands
-        found = self.cstf.match(
-            _padded(reference, bands['reference']).to(self.device),
-            _padded(aligned, bands['query']).to(self.device),
+        cstf, multiple = self.cstf, self.cstf.size_multiple
+        found = cstf.match(
+            _padded(reference, cstf.reference_channels, multiple).to(self.device),
+            _padded(aligned, cstf.query_channels, multiple).to(self.device),
             self.min_confidence,
         )[0].cpu()
         keep = _inside(found.ref_xy, height, width) & _inside(

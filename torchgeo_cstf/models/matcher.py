@@ -31,6 +31,7 @@ For a reference image and a query image (any band counts):
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +134,30 @@ def warp_points(warp: Tensor, xy: Tensor) -> Tensor:
     return homogeneous[..., :2] / homogeneous[..., 2:].clamp_min(1e-12)
 
 
+@dataclass(frozen=True)
+class Correspondences:
+    """What the matcher's forward pass gives its matching and training steps.
+
+    Attributes:
+        ref_xy: (B, K, 2) reference keypoints (pixels).
+        ref_valid: (B, K) whether each keypoint is a real detection (an image
+            with fewer than K blobs pads with zero-response ones, left out of
+            the loss and of the matches).
+        logits: (B, K, h·w + 1) correspondence logits over the query's coarse
+            cells, the last one the dustbin ("no match").
+        centres: (h·w, 2) query cell centres (pixels).
+        ref_fine: (B, fine_dim, H/4, W/4) reference fine features.
+        query_fine: (B, fine_dim, H'/4, W'/4) query fine features.
+    """
+
+    ref_xy: Tensor
+    ref_valid: Tensor
+    logits: Tensor
+    centres: Tensor
+    ref_fine: Tensor
+    query_fine: Tensor
+
+
 class CSTFMatcher(nn.Module):
     """Cross-modal matcher (see the module docstring).
 
@@ -208,14 +233,35 @@ class CSTFMatcher(nn.Module):
         self.fine_log_scale = nn.Parameter(torch.tensor(-math.log(temperature)))
         self.window = window
 
+    def _adapter_bands(self, which: str) -> int:
+        extra = DEFAULT_BINS if self.structure else 0
+        return int(next(self.adapters[which].parameters()).shape[1]) - extra
+
+    @property
+    def reference_channels(self) -> int:
+        """Bands of the reference images (without the structure channels)."""
+        return self._adapter_bands('reference')
+
+    @property
+    def query_channels(self) -> int:
+        """Bands of the query images (without the structure channels)."""
+        return self._adapter_bands('query')
+
+    @property
+    def size_multiple(self) -> int:
+        """The coarsest stride: pad inputs to multiples of it (whole coarse cells)."""
+        return int(self.coarse_stride)
+
     @property
     def bands(self) -> dict[str, int]:
-        """Image bands each adapter expects (without the structure channels)."""
-        extra = DEFAULT_BINS if self.structure else 0
-        return {
-            which: int(next(adapter.parameters()).shape[1]) - extra
-            for which, adapter in self.adapters.items()
-        }
+        """Deprecated: :attr:`reference_channels` and :attr:`query_channels`."""
+        warnings.warn(
+            'CSTFMatcher.bands is deprecated: use reference_channels and '
+            'query_channels; it goes in the next release',
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return {'reference': self.reference_channels, 'query': self.query_channels}
 
     def stem(self, image: Tensor, which: str) -> Tensor:
         """The band adapter of ``which`` image, after the structure channels."""
@@ -283,7 +329,7 @@ class CSTFMatcher(nn.Module):
         xs = (torch.arange(w, device=like.device, dtype=like.dtype) + 0.5) * size[1] / w
         return torch.stack(torch.meshgrid(xs, ys, indexing='xy'), -1).reshape(-1, 2)
 
-    def forward(self, reference: Tensor, query: Tensor) -> dict[str, Tensor]:
+    def forward(self, reference: Tensor, query: Tensor) -> Correspondences:
         """Correspondence logits and what refinement needs.
 
         Args:
@@ -291,11 +337,9 @@ class CSTFMatcher(nn.Module):
             query: (B, C_query, H', W') in [0, 1].
 
         Returns:
-            ``ref_xy`` (B, K, 2) keypoints, ``ref_valid`` (B, K) whether each
-            is a real detection (an image with fewer than K blobs pads with
-            zero-response ones, left out of the loss and of the matches),
-            ``logits`` (B, K, h·w + 1) (last = dustbin), ``centres`` (h·w, 2)
-            query cell centres, and the fine maps ``ref_fine``, ``query_fine``.
+            The keypoints, their correspondence logits and the fine features
+            (see :class:`Correspondences`); :meth:`match` turns them into
+            matches.
         """
         ref_size = (reference.shape[-2], reference.shape[-1])
         query_size = (query.shape[-2], query.shape[-1])
@@ -322,18 +366,18 @@ class CSTFMatcher(nn.Module):
         scale = self.log_scale.exp()
         cells = (self.maps(maps).reshape(b, k, h * w) + similarity) * scale
         logits = torch.cat((cells, self.dustbin.expand(b, k, 1) * scale), dim=-1)
-        return {
-            'ref_xy': ref_xy,
-            'ref_valid': ref_response > 0,
-            'logits': logits,
-            'centres': self._cell_centres((h, w), query_size, logits),
-            'ref_fine': ref_fine,
-            'query_fine': query_fine,
-        }
+        return Correspondences(
+            ref_xy=ref_xy,
+            ref_valid=ref_response > 0,
+            logits=logits,
+            centres=self._cell_centres((h, w), query_size, logits),
+            ref_fine=ref_fine,
+            query_fine=query_fine,
+        )
 
     def window_logits(
         self,
-        out: dict[str, Tensor],
+        out: Correspondences,
         centres: Tensor,
         ref_size: tuple[int, int],
         query_size: tuple[int, int],
@@ -352,7 +396,7 @@ class CSTFMatcher(nn.Module):
         """
         b, k, _ = centres.shape
         ref_desc = F.normalize(
-            sample_points(out['ref_fine'], out['ref_xy'], ref_size), dim=-1
+            sample_points(out.ref_fine, out.ref_xy, ref_size), dim=-1
         )
         steps = (
             torch.arange(self.window, device=centres.device, dtype=centres.dtype)
@@ -362,16 +406,14 @@ class CSTFMatcher(nn.Module):
             -1, 2
         )
         positions = centres[:, :, None] + offsets[None, None]  # (B, K, S², 2)
-        window = sample_points(
-            out['query_fine'], positions.reshape(b, -1, 2), query_size
-        )
+        window = sample_points(out.query_fine, positions.reshape(b, -1, 2), query_size)
         window = F.normalize(window.reshape(b, k, -1, window.shape[-1]), dim=-1)
         logits = (window * ref_desc[:, :, None]).sum(-1) * self.fine_log_scale.exp()
         return positions, logits
 
     def refine(
         self,
-        out: dict[str, Tensor],
+        out: Correspondences,
         centres: Tensor,
         ref_size: tuple[int, int],
         query_size: tuple[int, int],
@@ -428,7 +470,7 @@ class CSTFMatcher(nn.Module):
         return targets
 
     def targets(
-        self, out: dict[str, Tensor], warp: Tensor, query_valid: Tensor
+        self, out: Correspondences, warp: Tensor, query_valid: Tensor
     ) -> tuple[Tensor, Tensor]:
         """True query positions and classes (cell index, or the dustbin).
 
@@ -440,10 +482,10 @@ class CSTFMatcher(nn.Module):
         Returns:
             (B, K, 2) true query positions and (B, K) int64 classes.
         """
-        truth = warp_points(warp.to(out['ref_xy'].dtype), out['ref_xy'])
+        truth = warp_points(warp.to(out.ref_xy.dtype), out.ref_xy)
         height, width = query_valid.shape[-2:]
         h_cells = -(-height // self.coarse_stride)
-        w_cells = (out['logits'].shape[-1] - 1) // h_cells
+        w_cells = (out.logits.shape[-1] - 1) // h_cells
         x, y = truth[..., 0], truth[..., 1]
         inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
         col = x.clamp(0, width - 1e-3).long()
@@ -480,15 +522,15 @@ class CSTFMatcher(nn.Module):
         query_size = (query.shape[-2], query.shape[-1])
         out = self(reference, query)
         truth, classes = self.targets(out, warp, query_valid)
-        logits = out['logits']
-        valid = out['ref_valid']
+        logits = out.logits
+        valid = out.ref_valid
         dustbin = logits.shape[-1] - 1
         entropy = F.cross_entropy(logits.transpose(1, 2), classes, reduction='none')
         weight = valid.to(entropy.dtype)
         classification = (entropy * weight).sum() / weight.sum().clamp_min(1.0)
         matched = (classes != dustbin) & valid
         if matched.any():
-            centres = out['centres'][classes.clamp_max(dustbin - 1)]
+            centres = out.centres[classes.clamp_max(dustbin - 1)]
             _, window = self.window_logits(out, centres, ref_size, query_size)
             soft = self.window_targets(centres, truth).to(window.dtype)
             refinement = -(soft * F.log_softmax(window, dim=-1)).sum(-1)[
@@ -526,16 +568,14 @@ class CSTFMatcher(nn.Module):
         ref_size = (reference.shape[-2], reference.shape[-1])
         query_size = (query.shape[-2], query.shape[-1])
         out = self(reference, query)
-        probabilities = torch.softmax(out['logits'].float(), dim=-1)
+        probabilities = torch.softmax(out.logits.float(), dim=-1)
         confidence, cell = probabilities.max(dim=-1)
         dustbin = probabilities.shape[-1] - 1
         refined = self.refine(
-            out, out['centres'][cell.clamp_max(dustbin - 1)], ref_size, query_size
+            out, out.centres[cell.clamp_max(dustbin - 1)], ref_size, query_size
         )
-        keep = (cell != dustbin) & (confidence >= min_confidence) & out['ref_valid']
+        keep = (cell != dustbin) & (confidence >= min_confidence) & out.ref_valid
         return [
-            Matches(
-                out['ref_xy'][i][keep[i]], refined[i][keep[i]], confidence[i][keep[i]]
-            )
+            Matches(out.ref_xy[i][keep[i]], refined[i][keep[i]], confidence[i][keep[i]])
             for i in range(reference.shape[0])
         ]

@@ -90,6 +90,26 @@ class CSTFMatching(BaseTask):
         if self.hparams.get('weights'):
             load_into(self.model, self.hparams['weights'], fresh=('adapters.',))
 
+    def forward(self, reference: Tensor, query: Tensor) -> list[Matches]:
+        """Matches of each pair of a batch.
+
+        The same step :func:`~torchgeo_cstf.match` runs for the ``cstf``
+        method (:meth:`CSTFMatcher.match <torchgeo_cstf.models.CSTFMatcher.match>`),
+        at this task's ``min_confidence``.
+
+        Args:
+            reference: (B, C_ref, H, W) in [0, 1].
+            query: (B, C_query, H', W') in [0, 1], sides multiples of the
+                matcher's ``size_multiple``.
+
+        Returns:
+            One :class:`~torchgeo_cstf.models.Matches` per pair.
+        """
+        found: list[Matches] = self.model.match(
+            reference, query, self.hparams['min_confidence']
+        )
+        return found
+
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """AdamW with a per-step linear warm-up and cosine decay."""
         return warmup_cosine_adamw(
@@ -143,9 +163,7 @@ class CSTFMatching(BaseTask):
         losses = self._losses(batch)
         self.log(f'{stage}_loss', losses['loss'], batch_size=size)
         self.log(f'{stage}_accuracy', losses['accuracy'], batch_size=size)
-        matches = self.model.match(
-            batch['reference'], batch['query'], self.hparams['min_confidence']
-        )
+        matches = self(batch['reference'], batch['query'])
         height, width = batch['reference'].shape[-2:]  # corners of the reference
         for pair, warp in zip(matches, batch['warp'], strict=True):
             accuracy = mean_matching_accuracy(
@@ -196,7 +214,4 @@ class CSTFMatching(BaseTask):
         self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> list[Matches]:
         """Matches of each pair of the batch."""
-        found: list[Matches] = self.model.match(
-            batch['reference'], batch['query'], self.hparams['min_confidence']
-        )
-        return [pair.cpu() for pair in found]
+        return [pair.cpu() for pair in self(batch['reference'], batch['query'])]
