@@ -307,3 +307,22 @@ def test_the_old_simulator_path_is_a_deprecated_alias() -> None:
         assert old.draw_boxes is torchgeo_cstf.plotting.draw_boxes
     with pytest.raises(AttributeError, match='no attribute'):
         old.render  # noqa: B018
+
+
+def test_settings_are_values_and_keywords_override_them() -> None:
+    from torchgeo_cstf.synthetic import PairSettings, SceneSettings
+
+    thermal = PairSettings(size=(128, 128), modality='thermal', warp='similarity')
+    by_value = synthesize_pair(3, thermal)
+    by_keywords = synthesize_pair(
+        3, size=(128, 128), modality='thermal', warp='similarity'
+    )
+    assert np.array_equal(by_value.query, by_keywords.query)
+    assert by_value.truth == by_keywords.truth
+    # a keyword replaces one field of the settings given
+    sar = synthesize_pair(3, thermal, modality='sar')
+    assert sar.query.shape[0] == 2 and by_value.query.shape[0] == 1
+    scene = synthesize_scene((96, 96), 1, SceneSettings(bands=1), num_objects=2)
+    assert scene.image.shape == (1, 96, 96) and len(scene.truth.objects) <= 2
+    with pytest.raises(InputError, match='colour: is not a setting of PairSettings'):
+        synthesize_pair(0, colour='red')

@@ -31,7 +31,7 @@ from ..io.radiometry import percentile_stretch
 from ..io.raster import open_raster, read_raster_info, read_window
 from ..ops.homography import apply_homography, fit_homography, translation
 from ..plotting import display_image
-from ..synthetic import synthesize_pair
+from ..synthetic import PairSettings, synthesize_pair
 from ..synthetic.simulate import simulate_modality
 from ..synthetic.warps import WARP_MODELS, WarpModel, random_warp
 from .errors import DatasetNotFoundError
@@ -254,14 +254,16 @@ class CrossModalPairs(NonGeoDataset):
     def _synthetic(self, rng: np.random.Generator, modality: str) -> Sample:
         pair = synthesize_pair(
             int(rng.integers(2**31)),
-            size=(self.size, self.size),
-            modality=modality,  # type: ignore[arg-type]
-            reference_bands=self.reference_bands,
-            query_bands=self.query_bands,
-            warp=self.warp,
-            scale=self.scale,
-            rotation=self.rotation,
-            time_change=self.time_change,
+            PairSettings(
+                size=(self.size, self.size),
+                modality=modality,  # type: ignore[arg-type]
+                reference_bands=self.reference_bands,
+                query_bands=self.query_bands,
+                warp=self.warp,
+                scale=self.scale,
+                rotation=self.rotation,
+                time_change=self.time_change,
+            ),
         )
         valid = (pair.query > 0).all(axis=0)
         reference = percentile_stretch(pair.reference)

@@ -12,7 +12,14 @@ from torchgeo.datasets import NonGeoDataset
 
 from ..errors import InputError
 from ..plotting import DetectionPlotMixin
-from ..synthetic import CLASSES, SceneTruth, synthesize_pair, synthesize_scene
+from ..synthetic import (
+    CLASSES,
+    PairSettings,
+    SceneSettings,
+    SceneTruth,
+    synthesize_pair,
+    synthesize_scene,
+)
 from ..synthetic.render import Modality
 
 Sample = dict[str, Any]
@@ -119,24 +126,28 @@ class SyntheticScenes(DetectionPlotMixin, NonGeoDataset):
         if self.temporal:
             pair = synthesize_pair(
                 seed,
-                size=self.size,  # type: ignore[arg-type]
-                modality=self.modality,
-                reference_modality=self.modality,
-                reference_bands=self.bands,
-                query_bands=self.bands,
-                warp='identity',
-                time_change=self.time_change,
-                georef_error=0.0,
-                num_objects=self.num_objects,
+                PairSettings(
+                    size=self.size,  # type: ignore[arg-type]
+                    modality=self.modality,
+                    reference_modality=self.modality,
+                    reference_bands=self.bands,
+                    query_bands=self.bands,
+                    warp='identity',
+                    time_change=self.time_change,
+                    georef_error=0.0,
+                    num_objects=self.num_objects,
+                ),
             )
             image, truth, reference = pair.query, pair.truth.query, pair.reference
         else:
             scene = synthesize_scene(
                 self.size,  # type: ignore[arg-type]
                 seed,
-                modality=self.modality,
-                bands=self.bands,
-                num_objects=self.num_objects,
+                SceneSettings(
+                    modality=self.modality,
+                    bands=self.bands,
+                    num_objects=self.num_objects,
+                ),
             )
             image, truth = scene.image, scene.truth
         sample = _sample(image, truth)

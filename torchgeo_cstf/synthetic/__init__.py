@@ -15,6 +15,7 @@ from .generate import (
 )
 from .plot import plot_pair, plot_scene
 from .render import BAND_NAMES
+from .settings import GroundSettings, PairSettings, SceneSettings
 from .shapes import CLASSES
 from .truth import ObjectTruth, PairTruth, SceneTruth
 from .warps import WARP_MODELS
@@ -24,9 +25,12 @@ __all__ = (
     'CLASSES',
     'WARP_MODELS',
     'Acquisition',
+    'GroundSettings',
     'ObjectTruth',
     'PairAcquisition',
+    'PairSettings',
     'PairTruth',
+    'SceneSettings',
     'SceneTruth',
     'generate_pair',
     'generate_scene',

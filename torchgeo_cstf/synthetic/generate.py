@@ -18,8 +18,9 @@ from ..io.raster import SYNTHETIC_TAGS, write_geotiff
 from ..ops.boxes import canonicalize_cxcywhr, poly_to_cxcywhr
 from ..ops.homography import apply_homography, fit_affine, jacobian
 from .render import BAND_NAMES, Frame, Modality, quantize, render, select_bands
+from .settings import PairSettings, SceneSettings, with_overrides
 from .truth import ObjectTruth, PairTruth, SceneTruth
-from .warps import WarpModel, random_warp
+from .warps import random_warp
 from .world import (
     PlacedObject,
     World,
@@ -202,48 +203,45 @@ def _crs_name(crs: Any) -> str:
 def synthesize_scene(
     size: tuple[int, int] = (1024, 1024),
     seed: int = 0,
-    *,
-    modality: Modality = 'optical',
-    bands: int | None = None,
-    dtype: str | None = None,
-    gsd: float = 0.5,
-    crs: Any = 'EPSG:32633',
-    origin: tuple[float, float] | None = None,
-    num_objects: int | None = None,
-    num_distractors: int | None = None,
-    sea_fraction: float | None = None,
-    urban_fraction: float = 0.3,
-    cloud_cover: float = 0.0,
+    settings: SceneSettings | None = None,
+    **overrides: Any,
 ) -> Acquisition:
     """Synthesise one acquisition in memory (see :func:`generate_scene`)."""
+    s = with_overrides(SceneSettings, settings, overrides)
     shape = _check_size('size', size)
-    count = _check_modality('modality', modality, bands)
-    kind = _DEFAULT_DTYPE[modality] if dtype is None else dtype
-    if gsd <= 0:
-        raise InputError('gsd', f'must be positive, got {gsd}')
-    if sea_fraction is not None:
-        _check_fraction('sea_fraction', sea_fraction)
-    _check_fraction('urban_fraction', urban_fraction)
-    _check_fraction('cloud_cover', cloud_cover)
-    crs_name = _crs_name(crs)
+    count = _check_modality('modality', s.modality, s.bands)
+    kind = _DEFAULT_DTYPE[s.modality] if s.dtype is None else s.dtype
+    if s.gsd <= 0:
+        raise InputError('gsd', f'must be positive, got {s.gsd}')
+    if s.sea_fraction is not None:
+        _check_fraction('sea_fraction', s.sea_fraction)
+    _check_fraction('urban_fraction', s.urban_fraction)
+    _check_fraction('cloud_cover', s.cloud_cover)
+    crs_name = _crs_name(s.crs)
     streams = _streams(seed)
-    x0, y0 = _origin(streams[_WARP], origin)
+    x0, y0 = _origin(streams[_WARP], s.origin)
     world, _ = _world(
-        streams, shape, 0, num_objects, num_distractors, sea_fraction, urban_fraction
+        streams,
+        shape,
+        0,
+        s.num_objects,
+        s.num_distractors,
+        s.sea_fraction,
+        s.urban_fraction,
     )
     frame = Frame(shape[0], shape[1], np.eye(3))
     return _acquire(
         world,
         frame,
-        modality,
+        s.modality,
         count,
         kind,
         streams[_REF_SENSOR],
         crs=crs_name,
-        transform=Affine(gsd, 0.0, x0, 0.0, -gsd, y0),
-        gsd=gsd,
+        transform=Affine(s.gsd, 0.0, x0, 0.0, -s.gsd, y0),
+        gsd=s.gsd,
         seed=seed,
-        cloud_cover=cloud_cover,
+        cloud_cover=s.cloud_cover,
     )
 
 
@@ -251,19 +249,10 @@ def generate_scene(
     path: str | os.PathLike[str],
     size: tuple[int, int] = (1024, 1024),
     seed: int = 0,
+    settings: SceneSettings | None = None,
     *,
-    modality: Modality = 'optical',
-    bands: int | None = None,
-    dtype: str | None = None,
-    gsd: float = 0.5,
-    crs: Any = 'EPSG:32633',
-    origin: tuple[float, float] | None = None,
-    num_objects: int | None = None,
-    num_distractors: int | None = None,
-    sea_fraction: float | None = None,
-    urban_fraction: float = 0.3,
-    cloud_cover: float = 0.0,
     truth_path: str | os.PathLike[str] | None = None,
+    **overrides: Any,
 ) -> SceneTruth:
     """Write a synthetic acquisition as a GeoTIFF and return its ground truth.
 
@@ -276,20 +265,13 @@ def generate_scene(
         path: output GeoTIFF.
         size: (rows, columns).
         seed: random seed.
-        modality: ``optical``, ``sar`` (speckled, log-scaled backscatter) or
-            ``thermal`` (inverted contrast, blurred).
-        bands: band count (optical 1/3/4, SAR 1/2, thermal 1; default 3/2/1).
-        dtype: ``uint8`` or ``uint16`` (default uint8 for optical, else uint16).
-        gsd: pixel size in metres.
-        crs: a projected CRS (default UTM zone 33N).
-        origin: map coordinates of the top-left corner (default: drawn from the
-            seed).
-        num_objects: targets to place (default 48 per 1024² pixels).
-        num_distractors: look-alikes to place (default 0.6 × targets).
-        sea_fraction: share of sea (default drawn in [0.2, 0.6]).
-        urban_fraction: share of the land that is built up.
-        cloud_cover: share of the image under clouds (optical only).
+        settings: modality, bands, data type, pixel size, CRS, objects, land
+            cover, clouds (default :class:`SceneSettings()
+            <torchgeo_cstf.synthetic.SceneSettings>`: optical RGB uint8, 0.5 m,
+            UTM 33N, 48 objects per 1024² px).
         truth_path: also write the truth there as JSON.
+        **overrides: fields of :class:`SceneSettings` that replace those of
+            ``settings`` (``modality='sar'``).
 
     Returns:
         The scene's truth, with ``path`` set.
@@ -298,19 +280,7 @@ def generate_scene(
         InputError: for an invalid argument (each names the argument).
     """
     scene = synthesize_scene(
-        size,
-        seed,
-        modality=modality,
-        bands=bands,
-        dtype=dtype,
-        gsd=gsd,
-        crs=crs,
-        origin=origin,
-        num_objects=num_objects,
-        num_distractors=num_distractors,
-        sea_fraction=sea_fraction,
-        urban_fraction=urban_fraction,
-        cloud_cover=cloud_cover,
+        size, seed, with_overrides(SceneSettings, settings, overrides)
     )
     truth = scene.truth.with_path(path)
     write_geotiff(
@@ -360,101 +330,82 @@ class PairAcquisition:
 
 
 def synthesize_pair(
-    seed: int = 0,
-    *,
-    size: tuple[int, int] = (512, 512),
-    query_size: tuple[int, int] | None = None,
-    modality: Modality = 'sar',
-    reference_modality: Modality = 'optical',
-    reference_bands: int | None = None,
-    query_bands: int | None = None,
-    reference_dtype: str | None = None,
-    query_dtype: str | None = None,
-    warp: WarpModel = 'homography',
-    scale: tuple[float, float] = (0.5, 2.0),
-    rotation: tuple[float, float] = (-180.0, 180.0),
-    time_change: float = 0.3,
-    gsd: float = 0.5,
-    crs: Any = 'EPSG:32633',
-    origin: tuple[float, float] | None = None,
-    georef_error: float = 8.0,
-    num_objects: int | None = None,
-    num_distractors: int | None = None,
-    sea_fraction: float | None = None,
-    urban_fraction: float = 0.3,
-    cloud_cover: float = 0.0,
+    seed: int = 0, settings: PairSettings | None = None, **overrides: Any
 ) -> PairAcquisition:
     """Synthesise a reference/query pair in memory (see :func:`generate_pair`)."""
-    ref_shape = _check_size('size', size)
-    query_shape = _check_size('query_size', query_size or size)
+    s = with_overrides(PairSettings, settings, overrides)
+    ref_shape = _check_size('size', s.size)
+    query_shape = _check_size('query_size', s.query_size or s.size)
     ref_bands = _check_modality(
-        'reference_modality', reference_modality, reference_bands
+        'reference_modality', s.reference_modality, s.reference_bands
     )
-    qry_bands = _check_modality('modality', modality, query_bands)
-    _check_fraction('time_change', time_change)
-    _check_fraction('cloud_cover', cloud_cover)
-    if sea_fraction is not None:
-        _check_fraction('sea_fraction', sea_fraction)
-    _check_fraction('urban_fraction', urban_fraction)
-    if gsd <= 0:
-        raise InputError('gsd', f'must be positive, got {gsd}')
-    if georef_error < 0:
-        raise InputError('georef_error', f'must be >= 0, got {georef_error}')
-    crs_name = _crs_name(crs)
+    qry_bands = _check_modality('modality', s.modality, s.query_bands)
+    _check_fraction('time_change', s.time_change)
+    _check_fraction('cloud_cover', s.cloud_cover)
+    if s.sea_fraction is not None:
+        _check_fraction('sea_fraction', s.sea_fraction)
+    _check_fraction('urban_fraction', s.urban_fraction)
+    if s.gsd <= 0:
+        raise InputError('gsd', f'must be positive, got {s.gsd}')
+    if s.georef_error < 0:
+        raise InputError('georef_error', f'must be >= 0, got {s.georef_error}')
+    crs_name = _crs_name(s.crs)
     streams = _streams(seed)
-    x0, y0 = _origin(streams[_WARP], origin)
-    matrix = random_warp(streams[_WARP], ref_shape, query_shape, warp, scale, rotation)
+    x0, y0 = _origin(streams[_WARP], s.origin)
+    matrix = random_warp(
+        streams[_WARP], ref_shape, query_shape, s.warp, s.scale, s.rotation
+    )
     margin = _margin(matrix, ref_shape, query_shape)
     world, occupancy = _world(
         streams,
         ref_shape,
         margin,
-        num_objects,
-        num_distractors,
-        sea_fraction,
-        urban_fraction,
+        s.num_objects,
+        s.num_distractors,
+        s.sea_fraction,
+        s.urban_fraction,
     )
-    later, changes = evolve(streams[_TIME], world, time_change, occupancy)
-    ref_transform = Affine(gsd, 0.0, x0, 0.0, -gsd, y0)
+    later, changes = evolve(streams[_TIME], world, s.time_change, occupancy)
+    ref_transform = Affine(s.gsd, 0.0, x0, 0.0, -s.gsd, y0)
     reference = _acquire(
         world,
         Frame(ref_shape[0], ref_shape[1], np.eye(3)),
-        reference_modality,
+        s.reference_modality,
         ref_bands,
-        reference_dtype or _DEFAULT_DTYPE[reference_modality],
+        s.reference_dtype or _DEFAULT_DTYPE[s.reference_modality],
         streams[_REF_SENSOR],
         crs=crs_name,
         transform=ref_transform,
-        gsd=gsd,
+        gsd=s.gsd,
         seed=seed,
     )
     # the query's header georeference: the affine part of the true mapping,
-    # off by ``georef_error`` pixels as orbit/attitude metadata would be
+    # off by ``s.georef_error`` pixels as orbit/attitude metadata would be
     inverse = np.linalg.inv(matrix)
     approx = fit_affine(inverse, query_shape)
     angle = streams[_WARP].uniform(0, 2 * math.pi)
-    error = georef_error * np.array([math.cos(angle), math.sin(angle)])
+    error = s.georef_error * np.array([math.cos(angle), math.sin(angle)])
     approx = approx @ np.array([[1, 0, error[0]], [0, 1, error[1]], [0, 0, 1.0]])
     query_transform = ref_transform @ Affine(*approx[:2].ravel())
-    query_gsd = gsd / math.sqrt(abs(np.linalg.det(matrix[:2, :2])))
+    query_gsd = s.gsd / math.sqrt(abs(np.linalg.det(matrix[:2, :2])))
     query = _acquire(
         later,
         Frame(query_shape[0], query_shape[1], inverse),
-        modality,
+        s.modality,
         qry_bands,
-        query_dtype or _DEFAULT_DTYPE[modality],
+        s.query_dtype or _DEFAULT_DTYPE[s.modality],
         streams[_QUERY_SENSOR],
         crs=crs_name,
         transform=query_transform,
         gsd=query_gsd,
         seed=seed,
-        cloud_cover=cloud_cover,
+        cloud_cover=s.cloud_cover,
     )
     truth = PairTruth(
         reference=reference.truth,
         query=query.truth,
         warp=tuple(tuple(float(v) for v in row) for row in matrix),
-        warp_model=warp,
+        warp_model=s.warp,
         changes=changes,
         seed=seed,
     )
@@ -465,29 +416,10 @@ def generate_pair(
     reference_path: str | os.PathLike[str],
     query_path: str | os.PathLike[str],
     seed: int = 0,
+    settings: PairSettings | None = None,
     *,
-    size: tuple[int, int] = (512, 512),
-    query_size: tuple[int, int] | None = None,
-    modality: Modality = 'sar',
-    reference_modality: Modality = 'optical',
-    reference_bands: int | None = None,
-    query_bands: int | None = None,
-    reference_dtype: str | None = None,
-    query_dtype: str | None = None,
-    warp: WarpModel = 'homography',
-    scale: tuple[float, float] = (0.5, 2.0),
-    rotation: tuple[float, float] = (-180.0, 180.0),
-    time_change: float = 0.3,
-    gsd: float = 0.5,
-    crs: Any = 'EPSG:32633',
-    origin: tuple[float, float] | None = None,
-    georef_error: float = 8.0,
-    num_objects: int | None = None,
-    num_distractors: int | None = None,
-    sea_fraction: float | None = None,
-    urban_fraction: float = 0.3,
-    cloud_cover: float = 0.0,
     truth_path: str | os.PathLike[str] | None = None,
+    **overrides: Any,
 ) -> PairTruth:
     """Write two acquisitions of the same ground and return their exact relation.
 
@@ -504,56 +436,19 @@ def generate_pair(
         reference_path: output GeoTIFF of the reference.
         query_path: output GeoTIFF of the query.
         seed: random seed.
-        size: reference (rows, columns).
-        query_size: query (rows, columns) (default: ``size``).
-        modality: query modality (``optical``, ``sar``, ``thermal``).
-        reference_modality: reference modality.
-        reference_bands: reference band count (see :func:`generate_scene`).
-        query_bands: query band count (default optical 3, SAR 2, thermal 1).
-        reference_dtype: reference data type.
-        query_dtype: query data type.
-        warp: ``identity``, ``similarity``, ``affine`` or ``homography``.
-        scale: range of query pixels per reference pixel.
-        rotation: range of rotation in degrees.
-        time_change: share of objects and fields that change between the times.
-        gsd: reference pixel size in metres.
-        crs: projected CRS of both images.
-        origin: map coordinates of the reference top-left corner.
-        georef_error: error of the query's header georeference, in pixels.
-        num_objects: targets on the whole simulated ground.
-        num_distractors: look-alikes on the whole simulated ground.
-        sea_fraction: share of sea.
-        urban_fraction: share of land that is built up.
-        cloud_cover: share of the query under clouds (optical query only).
+        settings: sizes, modalities, bands, data types, the warp's model and
+            ranges, time change, georeference error, the ground (default
+            :class:`PairSettings() <torchgeo_cstf.synthetic.PairSettings>`:
+            512² optical → SAR, any homography of scale 0.5–2, 8 px
+            georeference error).
         truth_path: also write the pair truth there as JSON.
+        **overrides: fields of :class:`PairSettings` that replace those of
+            ``settings`` (``modality='thermal'``).
 
     Returns:
         The pair truth; ``warp`` maps reference to query pixel coordinates.
     """
-    pair = synthesize_pair(
-        seed,
-        size=size,
-        query_size=query_size,
-        modality=modality,
-        reference_modality=reference_modality,
-        reference_bands=reference_bands,
-        query_bands=query_bands,
-        reference_dtype=reference_dtype,
-        query_dtype=query_dtype,
-        warp=warp,
-        scale=scale,
-        rotation=rotation,
-        time_change=time_change,
-        gsd=gsd,
-        crs=crs,
-        origin=origin,
-        georef_error=georef_error,
-        num_objects=num_objects,
-        num_distractors=num_distractors,
-        sea_fraction=sea_fraction,
-        urban_fraction=urban_fraction,
-        cloud_cover=cloud_cover,
-    )
+    pair = synthesize_pair(seed, with_overrides(PairSettings, settings, overrides))
     truth = PairTruth(
         reference=pair.truth.reference.with_path(reference_path),
         query=pair.truth.query.with_path(query_path),
