@@ -6,29 +6,13 @@ is), so it moved out of ``datasets``; drawing moved to
 ``DeprecationWarning``, for one release.
 """
 
+from .. import synthetic as _simulator
 from ..deprecation import moved_names
-
-_SIMULATOR = (
-    'BAND_NAMES',
-    'CLASSES',
-    'WARP_MODELS',
-    'Acquisition',
-    'ObjectTruth',
-    'PairAcquisition',
-    'PairTruth',
-    'SceneTruth',
-    'generate_pair',
-    'generate_scene',
-    'plot_pair',
-    'plot_scene',
-    'synthesize_pair',
-    'synthesize_scene',
-)
 
 __getattr__ = moved_names(
     __name__,
     {
-        **{name: f'torchgeo_cstf.synthetic:{name}' for name in _SIMULATOR},
+        **{name: f'torchgeo_cstf.synthetic:{name}' for name in _simulator.__all__},
         'display_image': 'torchgeo_cstf.plotting:display_image',
         'draw_boxes': 'torchgeo_cstf.plotting:draw_boxes',
     },

@@ -245,6 +245,19 @@ def synthesize_scene(
     )
 
 
+def _write_acquisition(image: np.ndarray[Any, Any], truth: SceneTruth) -> None:
+    """Write an image as the GeoTIFF its truth describes (path, CRS, bands)."""
+    write_geotiff(
+        truth.path,
+        image,
+        crs=truth.crs,
+        transform=truth.affine,
+        nodata=truth.nodata,
+        band_names=truth.bands,
+        tags=SYNTHETIC_TAGS,
+    )
+
+
 def generate_scene(
     path: str | os.PathLike[str],
     size: tuple[int, int] = (1024, 1024),
@@ -283,15 +296,7 @@ def generate_scene(
         size, seed, with_overrides(SceneSettings, settings, overrides)
     )
     truth = scene.truth.with_path(path)
-    write_geotiff(
-        path,
-        scene.image,
-        crs=truth.crs,
-        transform=truth.affine,
-        nodata=truth.nodata,
-        band_names=truth.bands,
-        tags=SYNTHETIC_TAGS,
-    )
+    _write_acquisition(scene.image, truth)
     if truth_path is not None:
         truth.save(truth_path)
     return truth
@@ -457,16 +462,8 @@ def generate_pair(
         changes=pair.truth.changes,
         seed=seed,
     )
-    for image, scene in ((pair.reference, truth.reference), (pair.query, truth.query)):
-        write_geotiff(
-            scene.path,
-            image,
-            crs=scene.crs,
-            transform=scene.affine,
-            nodata=scene.nodata,
-            band_names=scene.bands,
-            tags=SYNTHETIC_TAGS,
-        )
+    _write_acquisition(pair.reference, truth.reference)
+    _write_acquisition(pair.query, truth.query)
     if truth_path is not None:
         truth.save(truth_path)
     return truth
