@@ -22,7 +22,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from torchgeo_cstf.errors import CSTFError, JobCancelledError
+from torchgeo_cstf.errors import (
+    INCOMPLETE_CHUNKS,
+    INTERNAL_ERROR,
+    IO_ERROR,
+    OUT_OF_MEMORY,
+    TIME_LIMIT,
+    CSTFError,
+    JobCancelledError,
+)
 from torchgeo_cstf.inference import count_tiles
 from torchgeo_cstf.jobs import (
     DetectionJob,
@@ -68,8 +76,8 @@ def _redis() -> Any:
 
 #: error codes of exceptions that are not CSTFErrors, by type (first match)
 ERROR_CODES: tuple[tuple[type[BaseException], str], ...] = (
-    (torch.OutOfMemoryError, 'OUT_OF_MEMORY'),  # the device's memory
-    (MemoryError, 'OUT_OF_MEMORY'),  # the host's
+    (torch.OutOfMemoryError, OUT_OF_MEMORY.code),  # the device's memory
+    (MemoryError, OUT_OF_MEMORY.code),  # the host's
 )
 
 
@@ -166,7 +174,7 @@ def _guarded(
         result = Manifest.failed(
             job_id,
             kind,
-            'TIME_LIMIT',
+            TIME_LIMIT.code,
             f'stopped after the soft time limit of {settings.soft_time_limit} s',
         )
     except (Ignore, Reject, Retry):  # control flow: replaced, retried, rejected
@@ -178,13 +186,13 @@ def _guarded(
             raise task.retry(exc=err, countdown=countdown) from err
         if _transient(err):
             message = f'{err} (after {settings.max_retries} retries)'
-            result = Manifest.failed(job_id, kind, 'IO_ERROR', message)
+            result = Manifest.failed(job_id, kind, IO_ERROR.code, message)
         elif (code := _error_code(err)) is not None:
             result = Manifest.failed(job_id, kind, code, f'{type(err).__name__}: {err}')
         else:
             logger.exception('%s: unexpected error', job_id)
             message = f'{type(err).__name__}: {err}'
-            result = Manifest.failed(job_id, kind, 'INTERNAL_ERROR', message)
+            result = Manifest.failed(job_id, kind, INTERNAL_ERROR.code, message)
     published = published_at(task.request)
     times = JobTimes(
         published=None if published is None else round(published, 3),
@@ -302,7 +310,7 @@ def merge_chunks(
             return Manifest.failed(
                 job_id,
                 kind,
-                'INCOMPLETE_CHUNKS',
+                INCOMPLETE_CHUNKS.code,
                 f'chunks {missing} of {expected} have no result; submit the job '
                 'again with force',
             )

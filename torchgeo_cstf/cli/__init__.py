@@ -15,6 +15,7 @@ from .. import __version__
 from ..errors import CSTFError
 from .demo import add_demo_command
 from .dota import add_dota_commands
+from .errors import add_errors_command
 from .inference import add_inference_commands
 from .jobs import add_job_commands
 from .models import add_models_command
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(commands)
     add_synth_commands(commands)
     add_dota_commands(commands)
+    add_errors_command(commands)
     return parser
 
 
