@@ -14,6 +14,7 @@ result manifest.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,13 +33,14 @@ from torchgeo_cstf.inference import (
 )
 from torchgeo_cstf.inference.coregister import coregister
 from torchgeo_cstf.inference.coregistration_files import write_coregistration
-from torchgeo_cstf.io.raster import read_raster_info
+from torchgeo_cstf.io.raster import RasterInfo, read_raster_info
 from torchgeo_cstf.jobs import DetectionJob, Manifest, MatchingJob, PipelineJob
 from torchgeo_cstf.jobs.spec import local_path
+from torchgeo_cstf.stac import ITEM, result_item, write_item
 
 from . import runtime
 from .metrics import TILES
-from .outputs import staged, work_dir, write_manifest
+from .outputs import MANIFEST, staged, work_dir, write_manifest
 
 Report = Callable[[str, int, int], None]
 
@@ -163,6 +165,18 @@ def write_detection_outputs(
             for item in sorted(coregistration.iterdir()):
                 shutil.move(item, directory / item.name)
                 outputs[item.stem] = str(final / item.name)
+        properties = {
+            'cstf:objects': len(found),
+            'cstf:counts': found.counts(),
+            'cstf:model': provenance.model_name,
+            'cstf:model_version': provenance.model_version,
+            **_registration_properties(summary.get('coregistration')),
+        }
+        sources = [job.scene] + ([job.reference] if job.reference else [])
+        outputs['stac_item'] = str(final / ITEM)
+        _write_stac_item(
+            job_id, job, found.info, directory, outputs, sources, properties
+        )
         result = Manifest.succeeded(
             job_id, job.result_kind, outputs=outputs, summary=summary
         )
@@ -170,6 +184,45 @@ def write_detection_outputs(
     if coregistration.exists():
         shutil.rmtree(coregistration, ignore_errors=True)
     return result
+
+
+def _registration_properties(report: dict[str, Any] | None) -> dict[str, Any]:
+    """STAC summary properties of a co-registration report (finite figures only)."""
+    if not report:
+        return {}
+    found = {
+        'cstf:matches': report.get('matches'),
+        'cstf:inliers': report.get('inliers'),
+        'cstf:registration_rmse_px': report.get('rmse_px'),
+    }
+    return {
+        key: value
+        for key, value in found.items()
+        if isinstance(value, int | float) and math.isfinite(value)
+    }
+
+
+def _write_stac_item(
+    job_id: str,
+    job: DetectionJob | MatchingJob,
+    info: RasterInfo,
+    directory: Path,
+    outputs: dict[str, str],
+    sources: list[str],
+    properties: dict[str, Any],
+) -> None:
+    """Write the job's STAC Item (``item.json``) into its staged directory."""
+    files = {name: path for name, path in outputs.items() if name != 'stac_item'}
+    files['manifest'] = str(directory / MANIFEST)
+    item = result_item(
+        job_id,
+        job.result_kind,
+        info,
+        files,
+        sources=[str(local_path(uri).resolve()) for uri in sources],
+        properties=properties,
+    )
+    write_item(item, directory)
 
 
 def _coregister(
@@ -205,6 +258,16 @@ def coregister_job(job: MatchingJob, job_id: str, report: Report) -> Manifest:
         outputs = {
             path.stem: str(final / path.name) for path in sorted(directory.iterdir())
         }
+        outputs['stac_item'] = str(final / ITEM)
+        _write_stac_item(
+            job_id,
+            job,
+            read_raster_info(local_path(job.reference)),
+            directory,
+            outputs,
+            [job.reference, job.query],
+            _registration_properties(summary),
+        )
         result = Manifest.succeeded(
             job_id, job.result_kind, outputs=outputs, summary=summary
         )

@@ -19,6 +19,7 @@ from .errors import add_errors_command
 from .inference import add_inference_commands
 from .jobs import add_job_commands
 from .models import add_models_command
+from .stac import add_stac_commands
 from .synth import add_synth_commands
 
 EXIT_USER_ERROR = 2
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_commands(commands)
     add_dota_commands(commands)
     add_errors_command(commands)
+    add_stac_commands(commands)
     return parser
 
 
