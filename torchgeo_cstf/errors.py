@@ -121,6 +121,21 @@ class NoOverlapError(InputError):
     fix = 'Check that the pair shows the same ground and that both georeferences are right (a swapped axis order or a wrong CRS moves a footprint far away).'
 
 
+class NoUsableAssetError(InputError):
+    """A STAC Item has no asset this package can read as the acquisition."""
+
+    code = 'NO_USABLE_ASSET'
+    cause = (
+        'The Item has no raster asset with the role `data` (or none with the bands '
+        'asked for), or the asset named does not exist.'
+    )
+    fix = (
+        'Name the asset (`asset=`), or ask for bands the Item has (their '
+        '`eo:common_name`); `python -m pystac` or the catalogue browser shows its '
+        'assets.'
+    )
+
+
 class NoTransformError(InputError):
     """Matching found no consistent transform between two rasters."""
 
