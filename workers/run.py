@@ -221,6 +221,7 @@ def _write_stac_item(
         files,
         sources=[str(local_path(uri).resolve()) for uri in sources],
         properties=properties,
+        source_item=job.source_item,
     )
     write_item(item, directory)
 
@@ -284,6 +285,7 @@ def pipeline_first_stage(job: PipelineJob, job_id: str, report: Report) -> Detec
         scene=str(coregistration / 'query_on_reference.tif'),
         reference=job.reference,
         output_dir=job.output_dir,
+        source_item=job.source_item,
         parameters=job.parameters.model_copy(
             update={
                 'acquisition_id': job.parameters.acquisition_id or Path(job.query).stem

@@ -125,3 +125,39 @@ def test_a_foreign_workers_package_is_refused(
     err = capsys.readouterr().err
     assert f"'workers' found at {tmp_path / 'workers'} is not torchgeo-cstf's" in err
     assert 'has no app.py, tasks.py' in err
+
+
+def test_watch_stac_submits_each_new_item_once(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    import pystac
+
+    from torchgeo_cstf.io.raster import read_raster_info
+    from torchgeo_cstf.stac import footprint
+    from torchgeo_cstf.synthetic import generate_scene
+
+    catalog = pystac.Catalog('acquisitions', 'new acquisitions')
+    for day, seed in ((1, 1), (2, 2)):
+        path = env / f'scene-{day}.tif'  # the same place on two days
+        generate_scene(path, (256, 256), seed, origin=(500000.0, 4000000.0))
+        geometry, bbox = footprint(read_raster_info(path))
+        item = pystac.Item(
+            f'scene-{day}', geometry, bbox, dt.datetime(2024, 5, day, tzinfo=dt.UTC), {}
+        )
+        item.add_asset('data', pystac.Asset(str(path), roles=['data']))
+        catalog.add_item(item)
+    catalog.normalize_hrefs(str(env / 'stac'))
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    argv = [
+        'watch', '--stac', str(env / 'stac' / 'catalog.json'), '--out', str(env / 'out'),
+        '--scans', '1', '--bbox=-180,-90,180,90',
+    ]  # fmt: skip
+    assert main(argv) == 0
+    ids = capsys.readouterr().out.split()
+    assert [i.split('-')[1] for i in ids] == ['detect', 'pipeline']
+    assert main(argv) == 0  # a restarted watcher submits nothing again
+    assert capsys.readouterr().out.split() == []
+    assert main(['watch', '--out', str(env / 'out'), '--scans', '1']) == 2
+    assert 'or --stac CATALOG' in capsys.readouterr().err

@@ -276,20 +276,52 @@ def _queue_metrics(args: argparse.Namespace) -> int:
         time.sleep(3600)
 
 
-def _watch(args: argparse.Namespace) -> int:
+def _watcher(args: argparse.Namespace) -> Any:
+    """The directory watcher, or the STAC watcher with ``--stac``."""
+    from ..errors import InputError
     from ..jobs import DetectionParameters, JobClient, build
+
+    parameters = build(DetectionParameters, **_parameters(args))
+    if args.stac is not None:
+        from ..jobs.stac_watch import StacWatcher
+
+        if args.directory is not None:
+            raise InputError('directory', 'give a directory or --stac, not both')
+        return StacWatcher(
+            args.stac,
+            args.out,
+            JobClient(),
+            collection=args.collection,
+            bbox=args.bbox,
+            datetime=args.datetime,
+            reference=args.reference_item,
+            asset=args.asset,
+            common_names=tuple(args.bands or ()),
+            allowed_prefixes=tuple(args.allow_url or ()),
+            parameters=parameters,
+            options=_matching(args),
+        )
     from ..jobs.watch import Watcher
 
-    watcher = Watcher(
+    if args.directory is None or args.reference is None:
+        raise InputError(
+            'directory', 'give a directory and --reference, or --stac CATALOG'
+        )
+    return Watcher(
         args.directory,
         args.reference,
         args.out,
         JobClient(),
         stable_seconds=args.stable,
-        parameters=build(DetectionParameters, **_parameters(args)),
+        parameters=parameters,
         options=_matching(args),
     )
-    print(f'watching {watcher.directory} (state {watcher.state_path})', file=sys.stderr)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    watcher = _watcher(args)
+    watched = args.stac if args.stac is not None else watcher.directory
+    print(f'watching {watched} (state {watcher.state_path})', file=sys.stderr)
     count = 0
     while args.scans is None or count < args.scans:
         for handle in watcher.scan():
@@ -298,6 +330,17 @@ def _watch(args: argparse.Namespace) -> int:
         if args.scans is None or count < args.scans:
             time.sleep(args.interval)
     return 0
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    """Parse ``west,south,east,north``."""
+    try:
+        west, south, east, north = (float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a bbox like 14.9,36.0,15.2,36.3'
+        ) from None
+    return west, south, east, north
 
 
 def _detection_options(parser: argparse.ArgumentParser) -> None:
@@ -433,10 +476,46 @@ def add_job_commands(commands: Any) -> None:
     queue_metrics.set_defaults(handler=_queue_metrics)
 
     watch = commands.add_parser(
-        'watch', help='submit a pipeline job for each new GeoTIFF in a directory'
+        'watch',
+        help='submit a job for each new GeoTIFF in a directory, or each new Item '
+        'of a STAC catalogue or API (--stac)',
     )
-    watch.add_argument('directory', help='where acquisitions arrive')
-    watch.add_argument('--reference', required=True, help='the earlier acquisition')
+    watch.add_argument(
+        'directory', nargs='?', default=None, help='where acquisitions arrive'
+    )
+    watch.add_argument(
+        '--reference', default=None, help='the earlier acquisition (directory mode)'
+    )
+    stac = watch.add_argument_group('STAC ingest (docs/stac.md)')
+    stac.add_argument(
+        '--stac', default=None, help='a static catalogue (path or URL) or STAC API'
+    )
+    stac.add_argument('--collection', default=None, help='only this collection')
+    stac.add_argument(
+        '--bbox', type=_bbox, default=None, help='west,south,east,north in degrees'
+    )
+    stac.add_argument(
+        '--datetime', default=None, help='interval, e.g. 2024-05-01T00:00:00Z/..'
+    )
+    stac.add_argument(
+        '--reference-item',
+        default=None,
+        help='Item every acquisition is co-registered to (default: the latest '
+        'earlier Item of the collection covering it)',
+    )
+    stac.add_argument('--asset', default=None, help='the asset key to read')
+    stac.add_argument(
+        '--bands',
+        type=lambda text: [b for b in text.split(',') if b],
+        default=None,
+        help='band common names the asset must have, e.g. red,green,blue',
+    )
+    stac.add_argument(
+        '--allow-url',
+        action='append',
+        default=None,
+        help='URL prefix whose assets may be read over the network (repeatable)',
+    )
     watch.add_argument('--out', required=True, help='output directory')
     watch.add_argument(
         '--interval', type=float, default=5.0, help='seconds between scans'

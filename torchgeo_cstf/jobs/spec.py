@@ -40,6 +40,9 @@ class _Spec(BaseModel):
 
     #: directory under which the job's directory ``<job id>/`` is created
     output_dir: str
+    #: the STAC Item of the acquisition the job reads, when it came from a
+    #: catalogue: the result Item links it as ``derived_from``
+    source_item: str | None = None
 
 
 def _nest(

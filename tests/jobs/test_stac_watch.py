@@ -1,0 +1,139 @@
+"""The STAC watcher against the real Redis (no worker): Items in, jobs out."""
+
+import datetime as dt
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pystac
+import pytest
+import redis
+
+from torchgeo_cstf.errors import InputNotFoundError
+from torchgeo_cstf.io.raster import read_raster_info
+from torchgeo_cstf.jobs import JobClient
+from torchgeo_cstf.jobs.stac_watch import StacWatcher
+from torchgeo_cstf.stac import footprint
+from torchgeo_cstf.synthetic import generate_pair
+
+pytestmark = pytest.mark.redis
+
+
+def _item(item_id: str, path: Path, day: int, **fields: object) -> pystac.Item:
+    geometry, bbox = footprint(read_raster_info(path))
+    item = pystac.Item(
+        item_id, geometry, bbox, dt.datetime(2024, 5, day, tzinfo=dt.UTC), {}
+    )
+    item.properties['proj:code'] = 'EPSG:32633'
+    item.add_asset(
+        'data', pystac.Asset(str(path), media_type=pystac.MediaType.COG, roles=['data'])
+    )
+    item.assets['data'].extra_fields.update(fields)
+    return item
+
+
+def _catalog(folder: Path, items: list[pystac.Item]) -> Path:
+    catalog = pystac.Catalog('acquisitions', 'new acquisitions')
+    for item in items:
+        catalog.add_item(item)
+    catalog.normalize_hrefs(str(folder))
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    return folder / 'catalog.json'
+
+
+@pytest.fixture
+def acquisitions(roots: Path) -> dict[str, Path]:
+    generate_pair(
+        roots / 'ref.tif', roots / 'new.tif', 0, size=(256, 256), modality='optical',
+        warp='similarity', rotation=(-2, 2), scale=(0.98, 1.02),
+    )  # fmt: skip
+    generate_pair(roots / 'later.tif', roots / 'other.tif', 1, size=(256, 256))
+    return {name: roots / f'{name}.tif' for name in ('ref', 'new', 'later')}
+
+
+def test_new_items_become_jobs_once(
+    client: JobClient, roots: Path, redis_url: str, acquisitions: dict[str, Path]
+) -> None:
+    server = redis.Redis.from_url(redis_url)
+    bad_crs = _item('wrong-crs', acquisitions['new'], 3)
+    bad_crs.properties['proj:code'] = 'EPSG:4326'
+    remote = _item('remote', acquisitions['new'], 4)
+    remote.assets['data'].href = 'https://elsewhere.org/new.tif'
+    no_raster = _item('no-raster', acquisitions['new'], 5)
+    no_raster.assets['data'].media_type = 'application/xml'
+    items = [
+        _item('S2-0501', acquisitions['ref'], 1, **{'file:checksum': '1220aa'}),
+        _item('S2-0502', acquisitions['new'], 2),
+        bad_crs,
+        remote,
+        no_raster,
+    ]
+    source = _catalog(roots / 'stac', items)
+
+    def watcher() -> StacWatcher:
+        return StacWatcher(str(source), roots / 'out', client)
+
+    first = watcher()
+    handles = first.scan()
+    # the first acquisition of the place is detected; the next co-registered onto it
+    assert [h.id.split('-')[1] for h in handles] == ['detect', 'pipeline']
+    assert server.llen('detection') == 1 and server.llen('matching') == 1
+    pipeline = json.loads(server.get(f'cstf:job:{handles[1].id}'))
+    assert pipeline['reference'] == str(acquisitions['ref'])
+    assert pipeline['query'] == str(acquisitions['new'])
+    assert pipeline['source_item'] == str(roots / 'stac' / 'S2-0502' / 'S2-0502.json')
+    errors = {
+        key.split('|')[0]: value['error']
+        for key, value in first.state().items()
+        if isinstance(value, dict)
+    }
+    assert errors == {
+        'wrong-crs': 'BAD_CRS',
+        'remote': 'PATH_NOT_ALLOWED',
+        'no-raster': 'NO_USABLE_ASSET',
+    }
+    # a restarted watcher submits nothing again
+    assert watcher().scan() == []
+    # an Item added while it runs is found; a changed checksum is a new version
+    later = _item('S2-0510', acquisitions['later'], 10)
+    changed = _item('S2-0501', acquisitions['ref'], 1, **{'file:checksum': '1220bb'})
+    _catalog(roots / 'stac', [changed, *items[1:], later])
+    again = first.scan()
+    assert len(again) == 2
+    assert first.scan() == []
+    # filters: the datetime window leaves the later Item out
+    windowed = StacWatcher(
+        str(source),
+        roots / 'other-out',
+        client,
+        datetime='2024-05-01T00:00:00Z/2024-05-05T00:00:00Z',
+    )
+    assert 'S2-0510' not in {item.id for item in windowed.items()}
+
+
+def test_a_catalogue_served_over_http(
+    client: JobClient, roots: Path, acquisitions: dict[str, Path]
+) -> None:
+    _catalog(roots / 'stac', [_item('S2-0501', acquisitions['ref'], 1)])
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(roots / 'stac'))
+    with http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f'http://127.0.0.1:{httpd.server_address[1]}/catalog.json'
+            handles = StacWatcher(url, roots / 'out', client).scan()
+        finally:
+            httpd.shutdown()
+    assert len(handles) == 1 and handles[0].id.startswith('cstf-detect-')
+
+
+def test_a_missing_catalogue_is_named(client: JobClient, roots: Path) -> None:
+    with pytest.raises(InputNotFoundError, match='no such STAC catalogue'):
+        StacWatcher(str(roots / 'nope.json'), roots / 'out', client)

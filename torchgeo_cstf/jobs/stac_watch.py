@@ -1,0 +1,236 @@
+"""Ingest from STAC: each new Item of a catalogue or API becomes one job.
+
+A scan lists the Items (a static catalogue is walked; a STAC API is searched
+with the collection, bbox and datetime window, sorted by datetime), oldest
+first. Each Item not seen before is read by the rules of
+:mod:`torchgeo_cstf.stac.ingest` (asset, href, CRS) and submitted: a pipeline
+job co-registering it onto its reference — the given reference Item, else the
+latest earlier Item of the same collection whose footprint covers its centre —
+or, for the first acquisition of a place, a detection job. Items are
+remembered by id, asset href and the asset's checksum or modification time in
+a state file, so a restarted watcher submits nothing twice and an Item whose
+file changed is taken again. An Item that cannot be read (no usable asset, a
+href outside the allow-list, a CRS that disagrees with its file) is reported
+once and recorded with its error code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pystac
+
+from ..errors import CSTFError, InputNotFoundError
+from ..stac.ingest import check_crs, resolve_href, select_asset
+from .client import JobClient, JobHandle
+from .spec import DetectionJob, DetectionParameters, PipelineJob, build
+
+#: the state file's name (in the output directory)
+STATE_FILE = '.cstf-stac-watch.json'
+
+
+def _version(asset: pystac.Asset) -> str:
+    """What identifies an asset's content: a checksum, a modification time, or nothing."""
+    for key in ('file:checksum', 'checksum:multihash', 'updated', 'file:size'):
+        if key in asset.extra_fields:
+            return f'{key}={asset.extra_fields[key]}'
+    return ''
+
+
+def _covers(earlier: pystac.Item, item: pystac.Item) -> bool:
+    if earlier.bbox is None or item.bbox is None:
+        return False
+    west, south, east, north = earlier.bbox[:4]
+    x = (item.bbox[0] + item.bbox[2]) / 2
+    y = (item.bbox[1] + item.bbox[3]) / 2
+    return west <= x <= east and south <= y <= north
+
+
+@dataclass
+class StacWatcher:
+    """Submits one job per new Item of a STAC catalogue or API.
+
+    Args:
+        source: a static catalogue (``catalog.json`` path or URL) or a STAC API
+            root URL.
+        output_dir: where the jobs write (and where the state file lives).
+        client: the job client.
+        collection: only Items of this collection.
+        bbox: only Items intersecting (west, south, east, north) in degrees.
+        datetime: only Items in this interval (``2024-01-01/2024-12-31``,
+            ``2024-05-01T00:00:00Z/..``).
+        reference: the href of the Item every acquisition is co-registered to
+            (default: the latest earlier Item of the same collection covering
+            it).
+        asset: the asset key to read (default: see
+            :func:`~torchgeo_cstf.stac.select_asset`).
+        common_names: band common names the asset must carry.
+        allowed_prefixes: URL prefixes whose assets may be read over the network.
+        parameters: detection parameters of the jobs.
+        options: co-registration options (``matcher``, ``registration``).
+    """
+
+    source: str
+    output_dir: Path
+    client: JobClient
+    collection: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    datetime: str | None = None
+    reference: str | None = None
+    asset: str | None = None
+    common_names: tuple[str, ...] = ()
+    allowed_prefixes: tuple[str, ...] = ()
+    parameters: DetectionParameters = field(default_factory=DetectionParameters)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check the source and prepare the output directory."""
+        local = Path(self.source)
+        if '://' not in self.source and not local.exists():
+            raise InputNotFoundError(self.source, 'no such STAC catalogue')
+        self.output_dir = Path(self.output_dir).resolve()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def state_path(self) -> Path:
+        """The state file: Item key → job id, or the error that kept it out."""
+        return self.output_dir / STATE_FILE
+
+    def state(self) -> dict[str, Any]:
+        """What was done with each Item seen so far."""
+        try:
+            found: dict[str, Any] = json.loads(self.state_path.read_text())
+        except FileNotFoundError:
+            return {}
+        return found
+
+    def _record(self, key: str, value: Any) -> None:
+        state = self.state()
+        state[key] = value
+        temporary = self.state_path.with_suffix('.tmp')
+        temporary.write_text(json.dumps(state, indent=1, sort_keys=True))
+        os.replace(temporary, self.state_path)
+
+    def items(self) -> list[pystac.Item]:
+        """The Items the filters keep, oldest first."""
+        root = pystac.read_file(self.source)
+        if isinstance(root, pystac.Catalog) and 'conformsTo' in root.extra_fields:
+            found = self._search()
+        elif isinstance(root, pystac.Catalog):
+            found = list(root.get_items(recursive=True))
+        else:
+            raise InputNotFoundError(self.source, 'is not a STAC catalogue or API')
+        kept = [item for item in found if self._keeps(item)]
+        return sorted(kept, key=lambda item: (item.datetime is None, item.datetime))
+
+    def _search(self) -> list[pystac.Item]:
+        from pystac_client import Client
+
+        search = Client.open(self.source).search(
+            collections=[self.collection] if self.collection else None,
+            bbox=self.bbox,
+            datetime=self.datetime,
+            sortby='properties.datetime',
+        )
+        return list(search.items())
+
+    def _keeps(self, item: pystac.Item) -> bool:
+        if self.collection is not None and item.collection_id != self.collection:
+            return False
+        if self.bbox is not None and item.bbox is not None:
+            west, south, east, north = self.bbox
+            if item.bbox[0] > east or item.bbox[2] < west:
+                return False
+            if item.bbox[1] > north or item.bbox[3] < south:
+                return False
+        if self.datetime is not None and item.datetime is not None:
+            start, _, end = self.datetime.partition('/')
+            stamp = pystac.utils.datetime_to_str(item.datetime)
+            if start not in ('', '..') and stamp < start:
+                return False
+            if end not in ('', '..') and stamp > end:
+                return False
+        return True
+
+    def _path(self, item: pystac.Item) -> tuple[str, pystac.Asset]:
+        _, asset = select_asset(item, asset=self.asset, common_names=self.common_names)
+        path = resolve_href(
+            asset.href,
+            base=item.get_self_href(),
+            allowed_prefixes=self.allowed_prefixes,
+        )
+        if not path.startswith('/vsi'):
+            import rasterio
+
+            if not Path(path).is_file():
+                raise InputNotFoundError(path, f'asset of Item {item.id} is missing')
+            with rasterio.open(path) as src:
+                check_crs(item, asset, src.crs)
+        return path, asset
+
+    def _reference(
+        self, item: pystac.Item, earlier: list[pystac.Item]
+    ) -> pystac.Item | None:
+        if self.reference is not None:
+            return pystac.Item.from_file(self.reference)
+        same = [
+            other
+            for other in earlier
+            if other.collection_id == item.collection_id and _covers(other, item)
+        ]
+        return same[-1] if same else None
+
+    def scan(self) -> list[JobHandle]:
+        """List the Items once; submit a job for each new one.
+
+        Returns:
+            The handles of the jobs submitted by this scan.
+        """
+        state = self.state()
+        handles = []
+        earlier: list[pystac.Item] = []
+        for item in self.items():
+            try:
+                path, asset = self._path(item)
+            except CSTFError as err:
+                key = f'{item.id}|{item.get_self_href()}'
+                if key not in state:
+                    self._record(key, {'error': err.code, 'message': str(err)})
+                    state[key] = err.code
+                continue
+            key = f'{item.id}|{asset.href}|{_version(asset)}'
+            if key in state:
+                earlier.append(item)
+                continue
+            reference = self._reference(item, earlier)
+            source = item.get_self_href()
+            job: DetectionJob | PipelineJob
+            if reference is None or reference.id == item.id:
+                job = build(
+                    DetectionJob,
+                    scene=path,
+                    output_dir=str(self.output_dir),
+                    parameters=self.parameters,
+                    source_item=source,
+                )
+            else:
+                reference_path, _ = self._path(reference)
+                job = build(
+                    PipelineJob,
+                    reference=reference_path,
+                    query=path,
+                    output_dir=str(self.output_dir),
+                    parameters=self.parameters,
+                    source_item=source,
+                    **self.options,
+                )
+            handle = self.client.submit(job)
+            self._record(key, handle.id)
+            state[key] = handle.id
+            handles.append(handle)
+            earlier.append(item)
+        return handles
