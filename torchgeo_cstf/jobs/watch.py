@@ -11,8 +11,6 @@ submitted is skipped, and a restarted watcher carries on where it stopped.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 from ..errors import InputNotFoundError
 from .client import JobClient, JobHandle
 from .spec import DetectionParameters, PipelineJob
+from .statefile import StateFile
 
 #: name patterns of files still being written by common tools
 PARTIAL_SUFFIXES = ('.part', '.tmp', '.crdownload', '.download', '.partial')
@@ -86,18 +85,7 @@ class Watcher:
 
     def submitted(self) -> dict[str, str]:
         """Content hash → job id of the files submitted so far."""
-        try:
-            state: dict[str, str] = json.loads(self.state_path.read_text())
-        except FileNotFoundError:
-            return {}
-        return state
-
-    def _record(self, digest: str, identifier: str) -> None:
-        state = self.submitted()
-        state[digest] = identifier
-        temporary = self.state_path.with_suffix('.tmp')
-        temporary.write_text(json.dumps(state, indent=1, sort_keys=True))
-        os.replace(temporary, self.state_path)
+        return StateFile(self.state_path).read()
 
     def _candidates(self) -> list[Path]:
         return sorted(
@@ -142,7 +130,7 @@ class Watcher:
                 **self.options,
             )
             handle = self.client.submit(job)
-            self._record(digest, handle.id)
+            StateFile(self.state_path).record(digest, handle.id)
             done[digest] = handle.id
             handles.append(handle)
         return handles
