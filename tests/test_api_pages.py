@@ -21,6 +21,7 @@ PUBLIC = (
     'torchgeo_cstf.ops',
     'torchgeo_cstf.options',
     'torchgeo_cstf.plotting',
+    'torchgeo_cstf.remote',
     'torchgeo_cstf.stac',
     'torchgeo_cstf.synthetic',
     'torchgeo_cstf.tasks',

@@ -93,17 +93,19 @@ def test_hrefs_resolve_locally_and_remotely_only_when_allowed(tmp_path) -> None:
     assert resolve_href('/data/x.tif', base=base) == '/data/x.tif'
     allowed = ('https://data.example.com/', 's3://sentinel-cogs/')
     url = 'https://data.example.com/S2/B04.tif'
-    assert resolve_href(url, allowed_prefixes=allowed) == f'/vsicurl/{url}'
+    # remote hrefs stay URLs (jobs carry them); GDAL's paths are made to read
+    assert resolve_href(url, allowed_prefixes=allowed) == url
+    assert resolve_href(f'/vsicurl/{url}', allowed_prefixes=allowed) == url
     assert (
         resolve_href('s3://sentinel-cogs/T33/B04.tif', allowed_prefixes=allowed)
-        == '/vsis3/sentinel-cogs/T33/B04.tif'
+        == 's3://sentinel-cogs/T33/B04.tif'
     )
     relative_remote = resolve_href(
         'B04.tif',
         base='https://data.example.com/S2/item.json',
         allowed_prefixes=allowed,
     )
-    assert relative_remote == '/vsicurl/https://data.example.com/S2/B04.tif'
+    assert relative_remote == 'https://data.example.com/S2/B04.tif'
     with pytest.raises(PathNotAllowedError, match='under no allowed URL prefix'):
         resolve_href('https://elsewhere.org/B04.tif', allowed_prefixes=allowed)
     with pytest.raises(PathNotAllowedError, match='ftp:// hrefs cannot be read'):

@@ -156,8 +156,8 @@ class PathNotAllowedError(InputError, PermissionError):
     """A job names a path outside the configured allowed roots."""
 
     code = 'PATH_NOT_ALLOWED'
-    cause = 'A job names a path outside the allowed roots (after resolving links and `..`), or a URL scheme the workers do not read.'
-    fix = 'Put the data under a root listed in `CSTF_ALLOWED_ROOTS` (the same on clients and workers), or add its root there.'
+    cause = 'A job names a path outside the allowed roots (after resolving links and `..`), a URL under no allowed prefix, or a URL scheme the workers do not read.'
+    fix = 'Put the data under a root listed in `CSTF_ALLOWED_ROOTS`, or add its root there; for `http(s)://` and `s3://` inputs add their prefix to `CSTF_ALLOWED_URL_PREFIXES` (the same on clients, watchers and workers).'
 
 
 class JobSpecError(InputError):

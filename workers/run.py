@@ -35,7 +35,7 @@ from torchgeo_cstf.inference.coregister import coregister
 from torchgeo_cstf.inference.coregistration_files import write_coregistration
 from torchgeo_cstf.io.raster import RasterInfo, read_raster_info
 from torchgeo_cstf.jobs import DetectionJob, Manifest, MatchingJob, PipelineJob
-from torchgeo_cstf.jobs.spec import local_path
+from torchgeo_cstf.jobs.spec import absolute_input, input_path, local_path
 from torchgeo_cstf.stac import ITEM, result_item, write_item
 
 from . import runtime
@@ -55,12 +55,12 @@ def _detect(
 ) -> SceneDetections:
     params = job.parameters
     found = detect_tiles(
-        local_path(job.scene),
+        input_path(job.scene),
         runtime.detector(params.detector),
         params.tiling,
         tiles=tiles,
         device=runtime.device(),
-        reference=None if job.reference is None else local_path(job.reference),
+        reference=None if job.reference is None else input_path(job.reference),
         acquisition_id=params.acquisition_id or Path(job.scene).stem,
         on_tiles=lambda done, total: report('detect', done, total),
     )
@@ -108,7 +108,7 @@ def write_merged_chunks(
     job: DetectionJob, job_id: str, chunks: Sequence[Manifest]
 ) -> Manifest:
     """Merge the parts of a chunked detection into one output (cross-tile NMS)."""
-    info = read_raster_info(local_path(job.scene))
+    info = read_raster_info(input_path(job.scene))
     parts = []
     for chunk in sorted(chunks, key=lambda c: int(c.summary['chunk'])):
         with np.load(chunk.outputs['part']) as arrays:
@@ -219,7 +219,7 @@ def _write_stac_item(
         job.result_kind,
         info,
         files,
-        sources=[str(local_path(uri).resolve()) for uri in sources],
+        sources=[absolute_input(uri) for uri in sources],
         properties=properties,
         source_item=job.source_item,
     )
@@ -231,8 +231,8 @@ def _coregister(
 ) -> dict[str, Any]:
     report('coregister', 0, 2)
     result = coregister(
-        local_path(job.reference),
-        local_path(job.query),
+        input_path(job.reference),
+        input_path(job.query),
         runtime.matcher(job.matcher)
         if job.registration.method != 'dense'
         else job.matcher,
@@ -263,7 +263,7 @@ def coregister_job(job: MatchingJob, job_id: str, report: Report) -> Manifest:
         _write_stac_item(
             job_id,
             job,
-            read_raster_info(local_path(job.reference)),
+            read_raster_info(input_path(job.reference)),
             directory,
             outputs,
             [job.reference, job.query],
@@ -286,6 +286,7 @@ def pipeline_first_stage(job: PipelineJob, job_id: str, report: Report) -> Detec
         reference=job.reference,
         output_dir=job.output_dir,
         source_item=job.source_item,
+        input_versions=job.input_versions,
         parameters=job.parameters.model_copy(
             update={
                 'acquisition_id': job.parameters.acquisition_id or Path(job.query).stem

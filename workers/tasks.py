@@ -42,7 +42,7 @@ from torchgeo_cstf.jobs import (
     parse_job,
 )
 from torchgeo_cstf.jobs.manifest import Kind
-from torchgeo_cstf.jobs.spec import local_path
+from torchgeo_cstf.jobs.spec import input_path
 from torchgeo_cstf.jobs.stamp import published_at
 from torchgeo_cstf.jobs.state import is_cancelled, record_chunk_progress
 
@@ -154,7 +154,7 @@ def _guarded(
     try:
         job = parse_job(spec)
         kind = job.result_kind
-        check_paths(job, settings.allowed_roots)
+        check_paths(job, settings.allowed_roots, settings.allowed_url_prefixes)
         done = finished(run.job_dir(job.output_dir, job_id)) if reuse else None
         if done is not None:
             logger.info('%s: outputs already written; not run again', job_id)
@@ -236,7 +236,7 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
     def body(job: Job) -> Manifest:
         assert isinstance(job, DetectionJob)
         params = job.parameters
-        total = count_tiles(local_path(job.scene), params.tiling)
+        total = count_tiles(input_path(job.scene), params.tiling)
         size = settings.chunk_tiles
         if total <= size:
             return run.detect_scene_job(job, job_id, _reporter(self, job_id))

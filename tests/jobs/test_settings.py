@@ -44,7 +44,12 @@ def test_environment_overrides() -> None:
             'CSTF_VISIBILITY_TIMEOUT': '150',
             'CSTF_CHUNK_TILES': '8',
             'CSTF_MAX_RETRIES': '0',
+            'CSTF_ALLOWED_URL_PREFIXES': 'https://data.example.com, s3://cogs/S2',
         }
+    )
+    assert settings.allowed_url_prefixes == (
+        'https://data.example.com/',
+        's3://cogs/S2/',
     )
     assert settings.result_backend == 'redis://results.example:6379/3'
     assert (settings.time_limit, settings.soft_time_limit) == (100, 90)
@@ -81,6 +86,10 @@ def test_tls_urls_verify_certificates() -> None:
         ),
         ({'CSTF_SOFT_TIME_LIMIT': '3600'}, 'SOFT_TIME_LIMIT=3600 must be below'),
         ({'CSTF_BROKER_URL': 'amqp://guest@localhost//'}, 'must be a redis://'),
+        (
+            {'CSTF_ALLOWED_URL_PREFIXES': 'https://ok.org/ /mnt/data'},
+            "CSTF_ALLOWED_URL_PREFIXES: '/mnt/data' is not an http",
+        ),
         (
             {'CSTF_RESULT_BACKEND': 'db+postgresql://u:pw@host/db'},
             r'CSTF_RESULT_BACKEND=db\+postgresql://u:\*\*\*@host/db',

@@ -16,7 +16,7 @@ from torchgeo_cstf.jobs import (
     job_id,
     parse_job,
 )
-from torchgeo_cstf.jobs.spec import absolute, allowed_path, local_path
+from torchgeo_cstf.jobs.spec import absolute, allowed_path, input_path, local_path
 from torchgeo_cstf.options import TilingOptions
 
 
@@ -92,6 +92,40 @@ def test_paths_must_stay_under_the_allowed_roots(tmp_path: Path) -> None:
             DetectionJob(scene=str(root / 'missing.tif'), output_dir=str(root)), roots
         )
     assert PathNotAllowedError.code == 'PATH_NOT_ALLOWED'
+
+
+def test_remote_inputs_are_read_only_under_an_allowed_prefix(tmp_path: Path) -> None:
+    root = tmp_path / 'root'
+    root.mkdir()
+    roots, prefixes = (root,), ('https://data.example.com/public/',)
+    url = 'https://data.example.com/public/S2/B04.tif'
+    job = DetectionJob(scene=url, output_dir=str(root / 'out'))
+    check_paths(job, roots, prefixes)  # not fetched: the worker opens it
+    with pytest.raises(PathNotAllowedError, match='under no allowed URL prefix'):
+        check_paths(job, roots)
+    escaping = DetectionJob(scene=url.replace('public/', 'public/../private/'),
+                            output_dir=str(root))  # fmt: skip
+    with pytest.raises(PathNotAllowedError, match='under no allowed URL prefix'):
+        check_paths(escaping, roots, prefixes)
+    with pytest.raises(PathNotAllowedError, match='outputs are written to a local'):
+        check_paths(
+            DetectionJob(scene=url, output_dir='s3://bucket/out'), roots, prefixes
+        )
+    # a URL and its GDAL path are one input; a stated version is part of the id
+    same = absolute(DetectionJob(scene=f'/vsicurl/{url}', output_dir=str(root / 'out')))
+    assert same.scene == url and job_id(same) == job_id(absolute(job))
+    versioned = absolute(
+        DetectionJob(
+            scene=url,
+            output_dir=str(root / 'out'),
+            input_versions={f'/vsicurl/{url}': 'etag-1'},
+        )
+    )
+    assert versioned.input_versions == {url: 'etag-1'}
+    newer = versioned.model_copy(update={'input_versions': {url: 'etag-2'}})
+    assert len({job_id(absolute(job)), job_id(versioned), job_id(newer)}) == 3
+    assert input_path(url) == f'/vsicurl/{url}'
+    assert input_path(str(root / 'a.tif')) == root / 'a.tif'
 
 
 def test_job_id_is_deterministic_and_tracks_inputs(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ import functools
 import http.server
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pystac
 import pytest
@@ -63,12 +65,18 @@ def test_new_items_become_jobs_once(
     remote.assets['data'].href = 'https://elsewhere.org/new.tif'
     no_raster = _item('no-raster', acquisitions['new'], 5)
     no_raster.assets['data'].media_type = 'application/xml'
+    unknown_crs = _item('unknown-crs', acquisitions['new'], 6)
+    unknown_crs.properties['proj:code'] = 'EPSG:999999'
+    broken = _item('broken-href', acquisitions['new'], 7)
+    broken.assets['data'].href = str(roots / 'gone.tif')
     items = [
         _item('S2-0501', acquisitions['ref'], 1, **{'file:checksum': '1220aa'}),
         _item('S2-0502', acquisitions['new'], 2),
         bad_crs,
         remote,
         no_raster,
+        unknown_crs,
+        broken,
     ]
     source = _catalog(roots / 'stac', items)
 
@@ -93,6 +101,8 @@ def test_new_items_become_jobs_once(
         'wrong-crs': 'BAD_CRS',
         'remote': 'PATH_NOT_ALLOWED',
         'no-raster': 'NO_USABLE_ASSET',
+        'unknown-crs': 'BAD_CRS',
+        'broken-href': 'INPUT_NOT_FOUND',
     }
     # a restarted watcher submits nothing again
     assert watcher().scan() == []
@@ -137,3 +147,53 @@ def test_a_catalogue_served_over_http(
 def test_a_missing_catalogue_is_named(client: JobClient, roots: Path) -> None:
     with pytest.raises(InputNotFoundError, match='no such STAC catalogue'):
         StacWatcher(str(roots / 'nope.json'), roots / 'out', client)
+
+
+def test_a_stac_api_is_searched_by_window_sorted_and_paged(
+    client: JobClient,
+    roots: Path,
+    redis_url: str,
+    acquisitions: dict[str, Path],
+    stac_api: Callable[[list[pystac.Item]], Any],
+) -> None:
+    def in_collection(item: pystac.Item, collection: str) -> pystac.Item:
+        item.collection_id = collection
+        return item
+
+    items = [  # served newest first: the watcher asks for datetime order
+        in_collection(_item('S2-0502', acquisitions['new'], 2), 'sentinel-2'),
+        in_collection(_item('L8-0503', acquisitions['new'], 3), 'landsat'),
+        in_collection(_item('S2-0501', acquisitions['ref'], 1), 'sentinel-2'),
+        in_collection(_item('S2-0401', acquisitions['ref'], 1), 'sentinel-2'),
+    ]
+    items[3].datetime = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
+    api = stac_api(items)
+
+    def watcher() -> StacWatcher:
+        return StacWatcher(
+            f'{api.url}/',
+            roots / 'out',
+            client,
+            collection='sentinel-2',
+            datetime='2024-05-01T00:00:00Z/..',
+        )
+
+    first = watcher()
+    assert [item.id for item in first.items()] == ['S2-0501', 'S2-0502']
+    searches = [path for method, path, _ in api.requests if path.startswith('/search')]
+    assert searches, 'the API was not searched'
+    handles = first.scan()
+    assert [h.id.split('-')[1] for h in handles] == ['detect', 'pipeline']
+    server = redis.Redis.from_url(redis_url)
+    pipeline = json.loads(server.get(f'cstf:job:{handles[1].id}'))
+    assert pipeline['reference'] == str(acquisitions['ref'])
+    # pages of two Items: a new Item on the second page is found
+    before = len(api.requests)
+    items.append(
+        in_collection(_item('S2-0520', acquisitions['later'], 20), 'sentinel-2')
+    )
+    items.append(in_collection(_item('L8-0521', acquisitions['later'], 21), 'landsat'))
+    restarted = watcher()
+    assert [h.id.split('-')[1] for h in restarted.scan()] == ['detect']
+    assert len(api.requests) - before >= 3  # landing page, then two pages
+    assert restarted.scan() == []

@@ -297,7 +297,6 @@ def _watcher(args: argparse.Namespace) -> Any:
             reference=args.reference_item,
             asset=args.asset,
             common_names=tuple(args.bands or ()),
-            allowed_prefixes=tuple(args.allow_url or ()),
             parameters=parameters,
             options=_matching(args),
         )
@@ -509,12 +508,6 @@ def add_job_commands(commands: Any) -> None:
         type=lambda text: [b for b in text.split(',') if b],
         default=None,
         help='band common names the asset must have, e.g. red,green,blue',
-    )
-    stac.add_argument(
-        '--allow-url',
-        action='append',
-        default=None,
-        help='URL prefix whose assets may be read over the network (repeatable)',
     )
     watch.add_argument('--out', required=True, help='output directory')
     watch.add_argument(

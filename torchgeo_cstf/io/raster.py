@@ -25,6 +25,7 @@ from ..errors import (
     OutputError,
     UnsupportedDtypeError,
 )
+from ..remote import GDAL_REMOTE_OPTIONS, is_remote
 from .atomic import atomic_output
 from .coords import pixel_to_map
 
@@ -119,6 +120,14 @@ def _is_uri(path: str) -> bool:
     return '://' in path or path.startswith('/vsi')
 
 
+def _missing(message: str) -> bool:
+    """Whether GDAL's message says a remote object does not exist."""
+    return any(
+        sign in message
+        for sign in ('HTTP response code: 404', 'does not exist', 'No such file')
+    )
+
+
 def open_raster(
     path: str | os.PathLike[str],
     *,
@@ -153,9 +162,14 @@ def open_raster(
         raise InputNotFoundError(name, 'no such file')
     if not _is_uri(name) and os.path.isdir(name):
         raise NotARasterError(name, 'is a directory, not a raster file')
+    if is_remote(name):
+        for key, value in GDAL_REMOTE_OPTIONS.items():
+            os.environ.setdefault(key, value)  # the user's own values win
     try:
         src = rasterio.open(name)
     except RasterioIOError as err:
+        if _is_uri(name) and _missing(str(err)):
+            raise InputNotFoundError(name, f'no such object ({err})') from err
         raise NotARasterError(name, f'not a readable raster ({err})') from err
     try:
         _validate(src, name, require_crs, dtypes, min_bands, max_bands)

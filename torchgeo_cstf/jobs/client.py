@@ -90,7 +90,9 @@ class JobClient:
             InputNotFoundError: a missing input.
         """
         job = absolute(job)
-        check_paths(job, self.settings.allowed_roots)
+        check_paths(
+            job, self.settings.allowed_roots, self.settings.allowed_url_prefixes
+        )
         identifier = job_id(job)
         spec = job.model_dump(mode='json')
         with reachable(self.settings):

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from ..errors import ConfigError
+from ..remote import url_prefix
 
 #: queue of each task, by task name
 ROUTES = {
@@ -39,6 +40,7 @@ ENVIRONMENT: dict[str, str] = {
     'CSTF_REDIS_PASSWORD_FILE': 'file holding the Redis password (put into both URLs)',
     'CSTF_REDIS_CA_CERTS': 'CA bundle that verifies a rediss:// server',
     'CSTF_ALLOWED_ROOTS': 'directories jobs may read and write',
+    'CSTF_ALLOWED_URL_PREFIXES': 'URL prefixes of inputs read over the network',
     'CSTF_VISIBILITY_TIMEOUT': 'seconds before an unacknowledged message is redelivered',
     'CSTF_SOFT_TIME_LIMIT': 'seconds before a job is asked to stop',
     'CSTF_TIME_LIMIT': 'seconds before the process running a job is killed',
@@ -130,6 +132,10 @@ class JobSettings:
         allowed_roots: the only directories jobs may read from or write to
             (``CSTF_ALLOWED_ROOTS``, ``os.pathsep``-separated; default the
             current directory).
+        allowed_url_prefixes: the only ``http(s)://`` and ``s3://`` prefixes
+            job inputs may be read from over the network
+            (``CSTF_ALLOWED_URL_PREFIXES``, separated by spaces or commas;
+            default none: local and mounted files only).
         visibility_timeout: seconds a reserved message may stay unacknowledged
             before Redis hands it to another worker; must exceed
             ``time_limit`` (``CSTF_VISIBILITY_TIMEOUT``, default 7200).
@@ -166,6 +172,7 @@ class JobSettings:
     broker_url: str = 'redis://127.0.0.1:6379/0'
     result_backend: str = 'redis://127.0.0.1:6379/0'
     allowed_roots: tuple[Path, ...] = field(default_factory=lambda: (Path.cwd(),))
+    allowed_url_prefixes: tuple[str, ...] = ()
     visibility_timeout: int = 7200
     soft_time_limit: int = 3300
     time_limit: int = 3600
@@ -201,6 +208,11 @@ class JobSettings:
             )
         if not self.allowed_roots:
             raise ConfigError('CSTF_ALLOWED_ROOTS: names no directory')
+        object.__setattr__(
+            self,
+            'allowed_url_prefixes',
+            tuple(url_prefix(prefix) for prefix in self.allowed_url_prefixes),
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> JobSettings:
@@ -233,6 +245,9 @@ class JobSettings:
                 if part
             )
             or (Path.cwd().resolve(),),
+            allowed_url_prefixes=tuple(
+                env.get('CSTF_ALLOWED_URL_PREFIXES', '').replace(',', ' ').split()
+            ),
             visibility_timeout=_int(
                 env, 'CSTF_VISIBILITY_TIMEOUT', cls.visibility_timeout
             ),

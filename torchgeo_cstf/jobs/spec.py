@@ -5,10 +5,17 @@ the configured allowed roots (after resolving symbolic links and ``..``) on
 both sides: by the client when it submits and by the worker when it runs, so
 a hand-crafted message cannot make a worker read or write elsewhere.
 
+An input may also be an ``http(s)://`` or ``s3://`` URL (or its GDAL form,
+``/vsicurl/…``, ``/vsis3/…``), read over the network when it lies under one of
+the allowed URL prefixes; outputs are always written to a local or mounted
+directory.
+
 The job id is a hash of the job's kind, its parameters, the model and the
-identity of each input file (resolved path, size, modification time): the
-same job submitted twice, or delivered twice, has one id and one output
-directory, ``OUTPUT_DIR/<job id>/``.
+identity of each input: a local file's resolved path, size and modification
+time; a remote object's URL and the version the job states for it
+(``input_versions``: a checksum, an ETag, a modification time). The same job
+submitted twice, or delivered twice, has one id and one output directory,
+``OUTPUT_DIR/<job id>/``.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pydantic import (
 from .. import __version__
 from ..errors import InputNotFoundError, JobSpecError, PathNotAllowedError
 from ..options import RegistrationOptions, TilingOptions
+from ..remote import allowed_url, canonical_url, gdal_path, is_remote
 
 
 class _Spec(BaseModel):
@@ -43,6 +51,9 @@ class _Spec(BaseModel):
     #: the STAC Item of the acquisition the job reads, when it came from a
     #: catalogue: the result Item links it as ``derived_from``
     source_item: str | None = None
+    #: what identifies the content of each remote input, by its URL (a
+    #: checksum, an ETag, a modification time): a new version is a new job
+    input_versions: dict[str, str] = {}
 
 
 def _nest(
@@ -202,8 +213,13 @@ def local_path(uri: str) -> Path:
     if len(parts.scheme) == 1:  # a Windows drive letter
         return Path(uri)
     raise PathNotAllowedError(
-        uri, f'{parts.scheme}:// is not supported; give a local or mounted path'
+        uri, f'{parts.scheme}:// is not supported here; give a local or mounted path'
     )
+
+
+def input_path(uri: str) -> Path | str:
+    """What GDAL opens for a job input: a local path, or a ``/vsicurl/`` or ``/vsis3/`` path."""
+    return gdal_path(uri) if is_remote(uri) else local_path(uri)
 
 
 def allowed_path(uri: str, roots: tuple[Path, ...]) -> Path:
@@ -229,18 +245,41 @@ def _inputs(job: DetectionJob | MatchingJob | PipelineJob) -> list[str]:
 
 
 def check_paths(
-    job: DetectionJob | MatchingJob | PipelineJob, roots: tuple[Path, ...]
+    job: DetectionJob | MatchingJob | PipelineJob,
+    roots: tuple[Path, ...],
+    url_prefixes: tuple[str, ...] = (),
 ) -> None:
-    """Check every input exists and every path lies under the allowed roots.
+    """Check where a job reads and writes.
+
+    Local inputs must exist under the allowed roots; remote inputs must lie
+    under an allowed URL prefix (whether they exist is known when a worker
+    opens them); the output directory must lie under the roots.
+
+    Args:
+        job: the job.
+        roots: the allowed directories (``CSTF_ALLOWED_ROOTS``).
+        url_prefixes: the allowed URL prefixes (``CSTF_ALLOWED_URL_PREFIXES``).
 
     Raises:
-        PathNotAllowedError: a path outside the roots.
-        InputNotFoundError: a missing input.
+        PathNotAllowedError: a path outside the roots, a URL under no prefix,
+            or a remote output directory.
+        InputNotFoundError: a missing local input.
     """
+    if is_remote(job.output_dir):
+        raise PathNotAllowedError(
+            job.output_dir, 'outputs are written to a local or mounted directory'
+        )
     allowed_path(job.output_dir, roots)
     for uri in _inputs(job):
-        if not allowed_path(uri, roots).is_file():
+        if is_remote(uri):
+            allowed_url(uri, url_prefixes)
+        elif not allowed_path(uri, roots).is_file():
             raise InputNotFoundError(uri, 'no such file')
+
+
+def absolute_input(uri: str) -> str:
+    """An input as jobs carry it: a resolved local path, or a canonical URL."""
+    return canonical_url(uri) if is_remote(uri) else str(local_path(uri).resolve())
 
 
 def absolute(
@@ -248,13 +287,18 @@ def absolute(
 ) -> DetectionJob | MatchingJob | PipelineJob:
     """The job with every path made absolute (a worker's directory differs).
 
+    Remote inputs (and the keys of ``input_versions``) become canonical URLs.
     Model checkpoints given as existing relative paths are made absolute too;
     registered model names are left as they are.
     """
     fields: dict[str, Any] = {
-        name: str(local_path(getattr(job, name)).resolve())
-        for name in ('output_dir', 'scene', 'reference', 'query')
+        name: absolute_input(getattr(job, name))
+        for name in ('scene', 'reference', 'query')
         if getattr(job, name, None)
+    }
+    fields['output_dir'] = str(local_path(job.output_dir).resolve())
+    fields['input_versions'] = {
+        canonical_url(url): version for url, version in job.input_versions.items()
     }
     for name in ('matcher',):
         value = getattr(job, name, None)
@@ -269,7 +313,10 @@ def absolute(
     return job.model_copy(update=fields)
 
 
-def _identity(uri: str) -> dict[str, Any]:
+def _identity(uri: str, versions: dict[str, str] | None = None) -> dict[str, Any]:
+    if is_remote(uri):
+        url = canonical_url(uri)
+        return {'url': url, 'version': (versions or {}).get(url, '')}
     path = local_path(uri).resolve()
     stat = path.stat()
     return {'path': str(path), 'size': stat.st_size, 'mtime_ns': stat.st_mtime_ns}
@@ -293,7 +340,7 @@ def job_id(job: DetectionJob | MatchingJob | PipelineJob) -> str:
     if isinstance(job, DetectionJob) and job.pipeline_id:
         return job.pipeline_id
     try:
-        inputs = [_identity(uri) for uri in _inputs(job)]
+        inputs = [_identity(uri, job.input_versions) for uri in _inputs(job)]
     except FileNotFoundError as err:
         raise InputNotFoundError(str(err.filename), 'no such file') from None
     models = (

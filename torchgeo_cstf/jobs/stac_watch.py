@@ -16,8 +16,6 @@ once and recorded with its error code.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +23,12 @@ from typing import Any
 import pystac
 
 from ..errors import CSTFError, InputNotFoundError
+from ..io.raster import open_raster
+from ..remote import is_remote
 from ..stac.ingest import check_crs, resolve_href, select_asset
 from .client import JobClient, JobHandle
-from .spec import DetectionJob, DetectionParameters, PipelineJob, build
+from .spec import DetectionJob, DetectionParameters, PipelineJob, build, input_path
+from .statefile import StateFile
 
 #: the state file's name (in the output directory)
 STATE_FILE = '.cstf-stac-watch.json'
@@ -39,6 +40,12 @@ def _version(asset: pystac.Asset) -> str:
         if key in asset.extra_fields:
             return f'{key}={asset.extra_fields[key]}'
     return ''
+
+
+def _versions(found: tuple[str, pystac.Asset]) -> dict[str, str]:
+    """The version of a remote input, which its job id includes."""
+    path, asset = found
+    return {path: _version(asset)} if is_remote(path) and _version(asset) else {}
 
 
 def _covers(earlier: pystac.Item, item: pystac.Item) -> bool:
@@ -69,7 +76,6 @@ class StacWatcher:
         asset: the asset key to read (default: see
             :func:`~torchgeo_cstf.stac.select_asset`).
         common_names: band common names the asset must carry.
-        allowed_prefixes: URL prefixes whose assets may be read over the network.
         parameters: detection parameters of the jobs.
         options: co-registration options (``matcher``, ``registration``).
     """
@@ -83,7 +89,6 @@ class StacWatcher:
     reference: str | None = None
     asset: str | None = None
     common_names: tuple[str, ...] = ()
-    allowed_prefixes: tuple[str, ...] = ()
     parameters: DetectionParameters = field(default_factory=DetectionParameters)
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -102,18 +107,10 @@ class StacWatcher:
 
     def state(self) -> dict[str, Any]:
         """What was done with each Item seen so far."""
-        try:
-            found: dict[str, Any] = json.loads(self.state_path.read_text())
-        except FileNotFoundError:
-            return {}
-        return found
+        return StateFile(self.state_path).read()
 
     def _record(self, key: str, value: Any) -> None:
-        state = self.state()
-        state[key] = value
-        temporary = self.state_path.with_suffix('.tmp')
-        temporary.write_text(json.dumps(state, indent=1, sort_keys=True))
-        os.replace(temporary, self.state_path)
+        StateFile(self.state_path).record(key, value)
 
     def items(self) -> list[pystac.Item]:
         """The Items the filters keep, oldest first."""
@@ -157,19 +154,15 @@ class StacWatcher:
         return True
 
     def _path(self, item: pystac.Item) -> tuple[str, pystac.Asset]:
+        """The asset a job reads (a local path or an allowed URL), its CRS checked."""
         _, asset = select_asset(item, asset=self.asset, common_names=self.common_names)
         path = resolve_href(
             asset.href,
             base=item.get_self_href(),
-            allowed_prefixes=self.allowed_prefixes,
+            allowed_prefixes=self.client.settings.allowed_url_prefixes,
         )
-        if not path.startswith('/vsi'):
-            import rasterio
-
-            if not Path(path).is_file():
-                raise InputNotFoundError(path, f'asset of Item {item.id} is missing')
-            with rasterio.open(path) as src:
-                check_crs(item, asset, src.crs)
+        with open_raster(input_path(path), require_crs=False) as src:
+            check_crs(item, asset, src.crs)
         return path, asset
 
     def _reference(
@@ -207,25 +200,23 @@ class StacWatcher:
                 earlier.append(item)
                 continue
             reference = self._reference(item, earlier)
-            source = item.get_self_href()
+            versions = _versions((path, asset))
+            common = {
+                'output_dir': str(self.output_dir),
+                'parameters': self.parameters,
+                'source_item': item.get_self_href(),
+            }
             job: DetectionJob | PipelineJob
             if reference is None or reference.id == item.id:
-                job = build(
-                    DetectionJob,
-                    scene=path,
-                    output_dir=str(self.output_dir),
-                    parameters=self.parameters,
-                    source_item=source,
-                )
+                job = build(DetectionJob, scene=path, input_versions=versions, **common)
             else:
-                reference_path, _ = self._path(reference)
+                reference_input = self._path(reference)
                 job = build(
                     PipelineJob,
-                    reference=reference_path,
+                    reference=reference_input[0],
                     query=path,
-                    output_dir=str(self.output_dir),
-                    parameters=self.parameters,
-                    source_item=source,
+                    input_versions=versions | _versions(reference_input),
+                    **common,
                     **self.options,
                 )
             handle = self.client.submit(job)

@@ -12,9 +12,10 @@ The rules (``docs/stac.md``):
   else ``proj:wkt2``, on the asset before the Item; ``None`` when the Item says
   nothing (the file's own CRS is then used).
 - **Href**: relative hrefs are resolved against the Item's own location; local
-  paths and ``file://`` are read directly; ``http(s)://`` and ``s3://`` through
-  GDAL's ``/vsicurl/`` and ``/vsis3/`` only under an allowed URL prefix, else
-  ``PATH_NOT_ALLOWED``.
+  paths and ``file://`` are read directly; ``http(s)://`` and ``s3://`` only
+  under an allowed URL prefix (``CSTF_ALLOWED_URL_PREFIXES``), else
+  ``PATH_NOT_ALLOWED``, and then through GDAL's ``/vsicurl/`` and ``/vsis3/``
+  (:mod:`torchgeo_cstf.remote`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pystac
 
 from ..errors import CRSError, NoUsableAssetError, PathNotAllowedError
 from ..io.coords import parse_crs
+from ..remote import allowed_url, is_remote, url_prefix
 
 #: media types read as rasters (prefixes: ``image/tiff; application=geotiff`` …)
 RASTER_MEDIA_TYPES = ('image/tiff', 'image/jp2', 'application/x-vrt')
@@ -121,7 +123,7 @@ def item_crs(item: pystac.Item, asset: pystac.Asset | None = None) -> Any:
 def resolve_href(
     href: str, *, base: str | None = None, allowed_prefixes: Sequence[str] = ()
 ) -> str:
-    """A path GDAL can open for an asset href.
+    """Where a job reads an asset: a local path, or a URL it may read.
 
     Args:
         href: the asset's href (absolute, or relative to ``base``).
@@ -130,7 +132,8 @@ def resolve_href(
             (``https://data.example.com/``, ``s3://bucket/``).
 
     Returns:
-        A local path, or a ``/vsicurl/`` or ``/vsis3/`` path.
+        A local path, or a canonical ``http(s)://`` or ``s3://`` URL (read
+        through :func:`~torchgeo_cstf.remote.gdal_path`).
 
     Raises:
         PathNotAllowedError: a remote href under no allowed prefix, or a scheme
@@ -138,19 +141,11 @@ def resolve_href(
     """
     if base is not None and not urlsplit(href).scheme and not Path(href).is_absolute():
         href = urljoin(base if urlsplit(base).scheme else Path(base).as_uri(), href)
+    if is_remote(href):
+        return allowed_url(href, [url_prefix(prefix) for prefix in allowed_prefixes])
     parts = urlsplit(href)
     if parts.scheme in ('', 'file'):
         return unquote(parts.path) if parts.scheme else href
-    if parts.scheme in ('http', 'https', 's3'):
-        if not any(href.startswith(prefix) for prefix in allowed_prefixes):
-            raise PathNotAllowedError(
-                href,
-                'is under no allowed URL prefix; allow its prefix to read it '
-                'over the network',
-            )
-        if parts.scheme == 's3':
-            return f'/vsis3/{parts.netloc}{parts.path}'
-        return f'/vsicurl/{href}'
     raise PathNotAllowedError(href, f'{parts.scheme}:// hrefs cannot be read')
 
 
