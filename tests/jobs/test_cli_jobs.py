@@ -1,6 +1,8 @@
 """``cstf submit/status/result/cancel/worker/watch`` against the real Redis (no worker)."""
 
 import errno
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,6 +119,19 @@ def test_a_foreign_workers_package_is_refused(
 ) -> None:
     ours = check_workers_package()
     assert Path(ours, 'heartbeat.py').is_file()
+    # from any other directory the installed package is found (editable
+    # installs put no folder of it on sys.path: their finder knows it)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    started = subprocess.run(
+        [sys.executable, '-m', 'torchgeo_cstf.cli', 'worker', '--dry-run'],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    assert '-m celery -A workers.app worker' in started.stdout
     # a project of the user's with its own workers/ folder, where the worker starts
     (tmp_path / 'workers').mkdir()
     (tmp_path / 'workers' / '__init__.py').write_text('"""Some other workers."""\n')

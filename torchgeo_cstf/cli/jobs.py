@@ -202,11 +202,16 @@ def check_workers_package(directory: str | None = None) -> str:
     Raises:
         ConfigError: none is found, or the one found is not torchgeo-cstf's.
     """
+    import importlib.util
     from importlib.machinery import PathFinder
 
     from ..errors import ConfigError
 
-    spec = PathFinder.find_spec('workers', [directory or os.getcwd(), *sys.path])
+    # the worker's directory comes first on its path (a folder there shadows
+    # the package); then what Python finds, editable installs' finders included
+    spec = PathFinder.find_spec(
+        'workers', [directory or os.getcwd()]
+    ) or importlib.util.find_spec('workers')
     locations = list(spec.submodule_search_locations or []) if spec else []
     if not locations:
         raise ConfigError(
