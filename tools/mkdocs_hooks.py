@@ -1,20 +1,31 @@
-"""mkdocs hooks: pages whose content is generated from the code, so it cannot drift.
+"""mkdocs hooks: pages whose content is generated, so it cannot drift.
 
-``docs/troubleshooting.md`` holds the marker ``<!-- error-codes -->``; at build
-time it is replaced by :func:`torchgeo_cstf.errors.troubleshooting_markdown`,
-read from ``torchgeo_cstf/errors.py`` itself (stdlib only, so the docs build
-needs neither the package installed nor PyTorch).
+- ``docs/troubleshooting.md`` holds the marker ``<!-- error-codes -->``; at
+  build time it is replaced by
+  :func:`torchgeo_cstf.errors.troubleshooting_markdown`, read from
+  ``torchgeo_cstf/errors.py`` itself (stdlib only, so the docs build needs
+  neither the package installed nor PyTorch).
+- Each tutorial holds ``<!-- tutorial-costs: NAME -->``; it is replaced by the
+  figures ``benchmarks/tutorial_costs.py`` measured for that tutorial
+  (``benchmarks/results/tutorial_costs.json``, and ``tutorial_costs_gpu.json``
+  once measured on a GPU), each with its device.
+- The site is named after the package version it documents.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 MARKER = '<!-- error-codes -->'
-ERRORS = Path(__file__).resolve().parents[1] / 'torchgeo_cstf' / 'errors.py'
+ROOT = Path(__file__).resolve().parents[1]
+ERRORS = ROOT / 'torchgeo_cstf' / 'errors.py'
+COSTS = re.compile(r'<!-- tutorial-costs: (\w+) -->')
+RESULTS = ROOT / 'benchmarks' / 'results'
 
 
 def _errors_module() -> Any:
@@ -27,8 +38,82 @@ def _errors_module() -> Any:
     return module
 
 
+def _hours(seconds: float) -> str:
+    return f'{seconds / 3600:.1f} h' if seconds >= 3600 else f'{seconds / 60:.0f} min'
+
+
+def _full_size(name: str, full: dict[str, Any]) -> str:
+    """The full-size line of one tutorial (empty when it runs at full size)."""
+    if name == 'hrsc2016' and 'hrsc2016' in full:
+        f = full['hrsc2016']
+        return (
+            f'the full schedule: {f["train_step_s"]:.1f} s per training step '
+            f'(ResNet-50, 800², batch 4) × {f["schedule_steps"]:,} steps ≈ '
+            f'{_hours(f["train_step_s"] * f["schedule_steps"])}; detection at 800²: '
+            f'{f["detect_images_per_s_800"]:.2f} images/s'
+        )
+    if name == 'dota' and 'dota' in full:
+        f = full['dota']
+        return (
+            f'training: {f["train_step_s_batch8"]:.1f} s per step of batch 8 at 1024² '
+            f'(measured at batch {f["measured_batch"]}, scaled linearly) = '
+            f'{f["hours_per_1000_steps"]:.1f} h per 1,000 steps; 12 epochs of '
+            '10,000–25,000 patches are 15,000–37,500 steps'
+        )
+    if name == 'detect' and 'detect' in full:
+        f = full['detect']
+        return f'`cstf detect` on a {f["scene_px"]}² scene: {f["seconds"]:.0f} s'
+    return ''
+
+
+def tutorial_costs(name: str) -> str:
+    """The "What it costs" text of a tutorial, from the measured figures."""
+    lines = []
+    for file, kind in (
+        ('tutorial_costs.json', 'CPU'),
+        ('tutorial_costs_gpu.json', 'GPU'),
+    ):
+        path = RESULTS / file
+        if not path.is_file():
+            lines.append(
+                f'- **{kind}**: not measured yet (run `python benchmarks/tutorial_costs.py` '
+                f'on a machine with a {kind}; its figures then appear here).'
+            )
+            continue
+        report = json.loads(path.read_text())
+        parts = []
+        tested = report.get('tested_seconds', {}).get(name)
+        if tested is not None:
+            parts.append(f'this page as tested: {tested:.0f} s')
+        full = _full_size(name, report.get('full_size', {}))
+        if full:
+            parts.append(full)
+        lines.append(f'- **{kind}** ({report["device"]}): ' + '; '.join(parts) + '.')
+    return (
+        '\n'.join(lines)
+        + '\n\nMeasured by `benchmarks/tutorial_costs.py` (the tested run uses the '
+        'small data this page declares; the full-size figures use random tensors '
+        'and synthetic scenes of the real sizes).\n'
+    )
+
+
+def package_version() -> str:
+    """The package's version, read from its ``__init__.py`` (no import)."""
+    text = (ROOT / 'torchgeo_cstf' / '__init__.py').read_text()
+    found = re.search(r"^__version__ = '([^']+)'", text, re.MULTILINE)
+    assert found is not None, 'torchgeo_cstf/__init__.py sets no __version__'
+    return found[1]
+
+
+def on_config(config: Any, **_: Any) -> Any:
+    """Name the site after the version it documents."""
+    config['site_name'] = f'torchgeo-cstf {package_version()}'
+    return config
+
+
 def on_page_markdown(markdown: str, **_: Any) -> str:
-    """Expand the error-code marker."""
+    """Expand the error-code and tutorial-cost markers."""
+    markdown = COSTS.sub(lambda match: tutorial_costs(match[1]), markdown)
     if MARKER not in markdown:
         return markdown
     return markdown.replace(MARKER, _errors_module().troubleshooting_markdown())
