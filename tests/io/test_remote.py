@@ -70,3 +70,30 @@ def test_a_geotiff_is_read_over_http_by_ranges(
     assert scene.stat().st_size > 100_000
     with pytest.raises(InputNotFoundError, match='no such object'):
         read_raster_info(gdal_path(f'{server.url}/missing.tif'))
+
+
+def test_an_s3_object_is_read_through_vsis3(
+    tmp_path: Path, serve_files: Callable[[Path], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an S3-compatible endpoint on the loopback interface, path-style, no signing
+    # (as for MinIO or a public bucket): GDAL asks for bucket/key by ranges
+    scene = tmp_path / 'bucket' / 'cogs' / 'scene.tif'
+    scene.parent.mkdir(parents=True)
+    generate_scene(scene, (512, 512), 5, num_objects=3)
+    server = serve_files(tmp_path)
+    endpoint = server.url.removeprefix('http://')
+    for key, value in {
+        'AWS_S3_ENDPOINT': endpoint,
+        'AWS_HTTPS': 'NO',
+        'AWS_VIRTUAL_HOSTING': 'FALSE',
+        'AWS_NO_SIGN_REQUEST': 'YES',
+    }.items():
+        monkeypatch.setenv(key, value)
+    remote = gdal_path('s3://bucket/cogs/scene.tif')
+    assert remote == '/vsis3/bucket/cogs/scene.tif'
+    info = read_raster_info(remote)
+    assert dataclasses.replace(info, path=str(scene)) == read_raster_info(scene)
+    assert any(
+        path == '/bucket/cogs/scene.tif' and byte_range
+        for _, path, byte_range in server.requests
+    )
