@@ -286,7 +286,6 @@ def pipeline_first_stage(job: PipelineJob, job_id: str, report: Report) -> Detec
         reference=job.reference,
         output_dir=job.output_dir,
         source_item=job.source_item,
-        input_versions=job.input_versions,
         parameters=job.parameters.model_copy(
             update={
                 'acquisition_id': job.parameters.acquisition_id or Path(job.query).stem

@@ -124,6 +124,14 @@ def test_remote_inputs_are_read_only_under_an_allowed_prefix(tmp_path: Path) -> 
     assert versioned.input_versions == {url: 'etag-1'}
     newer = versioned.model_copy(update={'input_versions': {url: 'etag-2'}})
     assert len({job_id(absolute(job)), job_id(versioned), job_id(newer)}) == 3
+    with pytest.raises(JobSpecError, match='other.tif: not a remote input'):
+        absolute(
+            DetectionJob(
+                scene=url,
+                output_dir=str(root),
+                input_versions={'https://data.example.com/public/other.tif': 'x'},
+            )
+        )
     assert input_path(url) == f'/vsicurl/{url}'
     assert input_path(str(root / 'a.tif')) == root / 'a.tif'
 

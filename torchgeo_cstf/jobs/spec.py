@@ -290,16 +290,26 @@ def absolute(
     Remote inputs (and the keys of ``input_versions``) become canonical URLs.
     Model checkpoints given as existing relative paths are made absolute too;
     registered model names are left as they are.
+
+    Raises:
+        JobSpecError: a version given for a URL that is not an input.
+        PathNotAllowedError: a version keyed by something that is not a URL.
     """
     fields: dict[str, Any] = {
         name: absolute_input(getattr(job, name))
         for name in ('scene', 'reference', 'query')
         if getattr(job, name, None)
     }
-    fields['output_dir'] = str(local_path(job.output_dir).resolve())
-    fields['input_versions'] = {
+    versions = {
         canonical_url(url): version for url, version in job.input_versions.items()
     }
+    stray = sorted(set(versions) - set(fields.values()))
+    if stray:
+        raise JobSpecError(
+            'input_versions', f'{", ".join(stray)}: not a remote input of this job'
+        )
+    fields['input_versions'] = versions
+    fields['output_dir'] = str(local_path(job.output_dir).resolve())
     for name in ('matcher',):
         value = getattr(job, name, None)
         if value and Path(value).is_file():
