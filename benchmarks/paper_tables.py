@@ -76,6 +76,7 @@ from torchgeo_cstf.datasets import (
     split_dota,
     write_task1,
 )
+from torchgeo_cstf.datasets.dota import VERSION_CLASSES
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.inference import resolve_detector
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision, evaluate_dota_task1
@@ -87,6 +88,8 @@ from torchgeo_cstf.tasks.detection import pad_to_stride, targets_of
 PAPER = {'hrsc2016_map07': 90.99, 'dota_map': 90.86, 'fps': 12.5}
 #: the ablation order (CA‖SCA is ``concat``)
 ABLATION = ('none', 'sum', 'ca', 'sca', 'concat')
+#: the classes of DOTA-v1.0, the version the harness scores
+DOTA_CLASSES = tuple(VERSION_CLASSES['1.0'])
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
@@ -116,21 +119,18 @@ def autocast(device: torch.device, precision: str) -> AbstractContextManager[Any
     return torch.autocast(device.type, dtype=dtype)
 
 
-def load_detector(name: str, classes: tuple[str, ...] | None = None) -> CSTFDetector:
-    """A trained detector (checkpoint, weights name or registered name).
+def check_classes(model: CSTFDetector, classes: tuple[str, ...], name: str) -> None:
+    """Check that a detector has the dataset's class count.
 
     Raises:
-        InputError: its class count is not the dataset's.
+        InputError: it has another.
     """
-    loaded = resolve_detector(name)
-    count = loaded.model.num_classes
-    if classes is not None and count != len(classes):
+    if model.num_classes != len(classes):
         raise InputError(
             '--checkpoint',
-            f'{name} detects {count} classes ({", ".join(loaded.class_names)}) but '
-            f'the data have {len(classes)} ({", ".join(classes)})',
+            f'{name} detects {model.num_classes} classes but the data have '
+            f'{len(classes)} ({", ".join(classes)})',
         )
-    return loaded.model.eval()
 
 
 def detect(model: CSTFDetector, image: torch.Tensor) -> list[dict[str, torch.Tensor]]:
@@ -214,16 +214,31 @@ def hrsc_datamodule(args: argparse.Namespace, batch_size: int) -> HRSC2016DataMo
     )
 
 
-def hrsc_table(model: CSTFDetector | None, args: argparse.Namespace) -> dict[str, Any]:
-    """The HRSC2016 table of a checkpoint (or of a given detector)."""
-    datamodule = hrsc_datamodule(args, args.eval_batch)
+def evaluation_set(
+    name: str, args: argparse.Namespace, batch_size: int
+) -> tuple[
+    LightningDataModule, Dataset[dict[str, Any]], tuple[str, ...], dict[str, Any]
+]:
+    """A scored set (``hrsc2016`` or ``synthetic``): datamodule, test set, classes, labels."""
+    datamodule: HRSC2016DataModule | SyntheticScenesDataModule
+    if name == 'hrsc2016':
+        datamodule = hrsc_datamodule(args, batch_size)
+        labels = {'data': args.data_kind, 'input': args.hrsc_size}
+    else:
+        datamodule = synthetic_datamodule(args, batch_size)
+        labels = {'data': 'synthetic', 'input': args.synthetic_size}
     datamodule.setup('test')
     dataset = datamodule.test_dataset
-    classes = tuple(dataset.classes)
-    model = model or load_detector(args.checkpoint, classes)
-    return {'data': args.data_kind, 'split': 'test', 'input': args.hrsc_size} | score(
-        model, dataset, datamodule, classes, args
-    )
+    return datamodule, dataset, tuple(dataset.classes), {'split': 'test', **labels}
+
+
+def table(
+    name: str, model: CSTFDetector, args: argparse.Namespace, label: str
+) -> dict[str, Any]:
+    """The table of a detector on a scored set (see :func:`evaluation_set`)."""
+    datamodule, dataset, classes, labels = evaluation_set(name, args, args.eval_batch)
+    check_classes(model, classes, label)
+    return labels | score(model, dataset, datamodule, classes, args)
 
 
 def synthetic_datamodule(
@@ -236,20 +251,6 @@ def synthetic_datamodule(
         train_length=max(args.steps * args.train_batch, 1),
         val_length=args.synthetic,
         test_length=args.synthetic,
-    )
-
-
-def synthetic_table(
-    model: CSTFDetector | None, args: argparse.Namespace
-) -> dict[str, Any]:
-    """The synthetic-scenes table of a checkpoint (or of a given detector)."""
-    datamodule = synthetic_datamodule(args, args.eval_batch)
-    datamodule.setup('test')
-    dataset = datamodule.test_dataset
-    classes = tuple(dataset.classes)
-    model = model or load_detector(args.checkpoint, classes)
-    return {'data': 'synthetic', 'split': 'test', 'input': args.synthetic_size} | score(
-        model, dataset, datamodule, classes, args
     )
 
 
@@ -293,7 +294,8 @@ def dota_table(
     model: CSTFDetector, args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
     """DOTA-v1.0 val scored locally (image level); the test split as Task 1 files."""
-    table: dict[str, Any] = {'data': args.data_kind, 'input': args.dota_size}
+    check_classes(model, DOTA_CLASSES, args.checkpoint)
+    found: dict[str, Any] = {'data': args.data_kind, 'input': args.dota_size}
     if args.dota:
         merged, classes, patches = dota_predictions(
             model, split_val(args.dota, work, args), args
@@ -302,7 +304,7 @@ def dota_table(
         write_task1(merged, folder, classes)
         labels = Path(args.dota) / 'val' / 'annotations' / 'version1.0'
         result = evaluate_dota_task1(folder, labels, classes)
-        table |= {
+        found |= {
             'split': 'val',
             'images': len(list(labels.glob('*.txt'))),
             'patches': patches,
@@ -321,8 +323,8 @@ def dota_table(
         with zipfile.ZipFile(archive, 'w', zipfile.ZIP_DEFLATED) as bundle:
             for path in written:
                 bundle.write(path, path.name)
-        table['test_submission'] = {'patches': patches, 'zip': str(archive)}
-    return table
+        found['test_submission'] = {'patches': patches, 'zip': str(archive)}
+    return found
 
 
 @torch.inference_mode()
@@ -387,21 +389,13 @@ def train(
 def ablation(args: argparse.Namespace) -> dict[str, Any]:
     """One row per fusion mode: the same trunk, seed and budget."""
     rows = {}
+    name = 'hrsc2016' if args.hrsc else 'synthetic'
+    size = args.speed_size or (args.hrsc_size if args.hrsc else args.synthetic_size)
     for fusion in ABLATION:
-        if args.hrsc:
-            datamodule: LightningDataModule = hrsc_datamodule(args, args.train_batch)
-            datamodule.setup('test')
-            classes = tuple(datamodule.test_dataset.classes)  # type: ignore[attr-defined]
-            task = train(fusion, datamodule, classes, args)
-            rows[fusion] = hrsc_table(task.model, args)
-        else:
-            datamodule = synthetic_datamodule(args, args.train_batch)
-            datamodule.setup('test')
-            classes = tuple(datamodule.test_dataset.classes)  # type: ignore[attr-defined]
-            task = train(fusion, datamodule, classes, args)
-            rows[fusion] = synthetic_table(task.model, args)
-        size = args.speed_size or (args.hrsc_size if args.hrsc else args.synthetic_size)
-        rows[fusion]['fps'] = speed(task.model, size, args, fusion)['fps']
+        datamodule, _, classes, _ = evaluation_set(name, args, args.train_batch)
+        model = train(fusion, datamodule, classes, args).model
+        rows[fusion] = table(name, model, args, fusion)
+        rows[fusion]['fps'] = speed(model, size, args, fusion)['fps']
     return {
         'data': args.data_kind if args.hrsc else 'synthetic',
         'dataset': 'HRSC2016' if args.hrsc else 'synthetic scenes',
@@ -554,27 +548,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         'precision': args.precision,
     }
     if args.checkpoint:
+        model = resolve_detector(args.checkpoint).model.eval()
         if args.hrsc:
-            report['hrsc2016'] = hrsc_table(None, args)
+            report['hrsc2016'] = table('hrsc2016', model, args, args.checkpoint)
         if args.synthetic:
-            report['synthetic'] = synthetic_table(None, args)
+            report['synthetic'] = table('synthetic', model, args, args.checkpoint)
         if args.dota or args.dota_test:
-            from torchgeo_cstf.datasets.dota import VERSION_CLASSES
-
-            classes = tuple(VERSION_CLASSES['1.0'])
             work = Path(tempfile.mkdtemp(prefix='cstf-dota-'))
             try:
-                report['dota'] = dota_table(
-                    load_detector(args.checkpoint, classes), args, work
-                )
+                report['dota'] = dota_table(model, args, work)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         size = args.speed_size or (
             args.hrsc_size if args.hrsc else args.dota_size if args.dota else 512
         )
-        report['speed'] = speed(
-            load_detector(args.checkpoint), size, args, args.checkpoint
-        )
+        report['speed'] = speed(model, size, args, args.checkpoint)
     if args.fusion:
         report['ablation'] = ablation(args)
     text = markdown(report)
