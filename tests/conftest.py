@@ -141,13 +141,17 @@ class LoopbackServer:
     requests: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-class _FileHandler(http.server.SimpleHTTPRequestHandler):
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    """A request handler that does not print a line per request (the record has them)."""
+
+    def log_message(self, *args: object) -> None:
+        """Drop http.server's access log line."""
+
+
+class _FileHandler(_Quiet, http.server.SimpleHTTPRequestHandler):
     """Serves a directory with byte ranges (as object stores do; GDAL needs them)."""
 
     server_record: LoopbackServer
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def _send_file(self, body: bool) -> None:
         self.server_record.requests.append(
@@ -271,15 +275,12 @@ def _search_query(handler: http.server.BaseHTTPRequestHandler) -> dict[str, Any]
     return query
 
 
-class _StacApiHandler(http.server.BaseHTTPRequestHandler):
+class _StacApiHandler(_Quiet):
     """A small STAC API: a landing page and ``/search`` (GET and POST), paged."""
 
     items: list[pystac.Item]
     record: LoopbackServer
     page_size = 2
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def _json(self, document: dict[str, Any], media: str = 'application/json') -> None:
         body = json.dumps(document).encode('utf-8')

@@ -1,10 +1,7 @@
 """The STAC watcher against the real Redis (no worker): Items in, jobs out."""
 
 import datetime as dt
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,24 +121,16 @@ def test_new_items_become_jobs_once(
 
 
 def test_a_catalogue_served_over_http(
-    client: JobClient, roots: Path, acquisitions: dict[str, Path]
+    client: JobClient,
+    roots: Path,
+    acquisitions: dict[str, Path],
+    serve_files: Callable[[Path], Any],
 ) -> None:
     _catalog(roots / 'stac', [_item('S2-0501', acquisitions['ref'], 1)])
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(roots / 'stac'))
-    with http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler) as httpd:
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            url = f'http://127.0.0.1:{httpd.server_address[1]}/catalog.json'
-            handles = StacWatcher(url, roots / 'out', client).scan()
-        finally:
-            httpd.shutdown()
+    server = serve_files(roots / 'stac')
+    handles = StacWatcher(f'{server.url}/catalog.json', roots / 'out', client).scan()
     assert len(handles) == 1 and handles[0].id.startswith('cstf-detect-')
+    assert ('GET', '/catalog.json', '') in server.requests
 
 
 def test_a_missing_catalogue_is_named(client: JobClient, roots: Path) -> None:

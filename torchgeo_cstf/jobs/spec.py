@@ -323,10 +323,9 @@ def absolute(
     return job.model_copy(update=fields)
 
 
-def _identity(uri: str, versions: dict[str, str] | None = None) -> dict[str, Any]:
-    if is_remote(uri):
-        url = canonical_url(uri)
-        return {'url': url, 'version': (versions or {}).get(url, '')}
+def _identity(uri: str) -> dict[str, Any]:
+    if is_remote(uri):  # its stated version is in the job itself (input_versions)
+        return {'url': canonical_url(uri)}
     path = local_path(uri).resolve()
     stat = path.stat()
     return {'path': str(path), 'size': stat.st_size, 'mtime_ns': stat.st_mtime_ns}
@@ -350,7 +349,7 @@ def job_id(job: DetectionJob | MatchingJob | PipelineJob) -> str:
     if isinstance(job, DetectionJob) and job.pipeline_id:
         return job.pipeline_id
     try:
-        inputs = [_identity(uri, job.input_versions) for uri in _inputs(job)]
+        inputs = [_identity(uri) for uri in _inputs(job)]
     except FileNotFoundError as err:
         raise InputNotFoundError(str(err.filename), 'no such file') from None
     models = (

@@ -109,9 +109,6 @@ class StacWatcher:
         """What was done with each Item seen so far."""
         return StateFile(self.state_path).read()
 
-    def _record(self, key: str, value: Any) -> None:
-        StateFile(self.state_path).record(key, value)
-
     def items(self) -> list[pystac.Item]:
         """The Items the filters keep, oldest first."""
         root = pystac.read_file(self.source)
@@ -192,7 +189,9 @@ class StacWatcher:
             except CSTFError as err:
                 key = f'{item.id}|{item.get_self_href()}'
                 if key not in state:
-                    self._record(key, {'error': err.code, 'message': str(err)})
+                    StateFile(self.state_path).record(
+                        key, {'error': err.code, 'message': str(err)}
+                    )
                     state[key] = err.code
                 continue
             key = f'{item.id}|{asset.href}|{_version(asset)}'
@@ -220,7 +219,7 @@ class StacWatcher:
                     **self.options,
                 )
             handle = self.client.submit(job)
-            self._record(key, handle.id)
+            StateFile(self.state_path).record(key, handle.id)
             state[key] = handle.id
             handles.append(handle)
             earlier.append(item)
