@@ -83,6 +83,35 @@ def test_dense_matcher_searches_around_the_prior_only() -> None:
     np.testing.assert_allclose(fitted.matrix, truth, atol=0.05)
 
 
+def test_dense_stages_coarse_alone_and_fine_around_the_prior() -> None:
+    image = _scene(6)
+    truth = np.array([[1.0, 0.0, 11.4], [0.0, 1.0, -9.7], [0.0, 0.0, 1.0]])
+    query = _resample(image, np.linalg.inv(truth))
+    reference = torch.from_numpy(image)[None]
+    matcher = DenseMatcher(template=48)
+
+    def fitted_shift(stage: str, prior: np.ndarray | None = None) -> np.ndarray:
+        priors = None if prior is None else torch.from_numpy(prior)[None]
+        found = matcher.match(reference, query, priors, stage)[0]  # type: ignore[arg-type]
+        fitted = estimate_transform(found, 'affine')
+        assert fitted is not None and fitted.num_inliers >= 20
+        # where the fit puts the image's centre (the translation alone is the
+        # origin's, which a 0.2 % scale error moves by a quarter pixel)
+        return apply_homography(fitted.matrix, np.array([[128.0, 128.0]]))[0] - 128
+
+    # half resolution, the odd template centres corrected: within a pixel
+    np.testing.assert_allclose(fitted_shift('coarse'), truth[:2, 2], atol=0.5)
+    np.testing.assert_allclose(fitted_shift('both'), truth[:2, 2], atol=0.25)
+    # the fine stage alone looks 3 px around the prior: right from 2 px off ...
+    near = truth.copy()
+    near[:2, 2] += (2.0, -1.5)
+    np.testing.assert_allclose(fitted_shift('fine', near), truth[:2, 2], atol=0.25)
+    # ... and blind to the truth 11 px away (no prior: identity)
+    found = matcher.match(reference, query, None, 'fine')[0]
+    far = estimate_transform(found, 'affine')
+    assert far is None or np.abs(far.matrix[:2, 2] - truth[:2, 2]).max() > 5
+
+
 def test_dense_matcher_checks_its_inputs() -> None:
     with pytest.raises(InputError, match='template'):
         DenseMatcher(template=4)
@@ -90,6 +119,10 @@ def test_dense_matcher_checks_its_inputs() -> None:
         DenseMatcher(radius=1)
     with pytest.raises(InputError, match='images'):
         DenseMatcher().match(torch.zeros(3, 64, 64), torch.zeros(1, 1, 64, 64))
+    with pytest.raises(InputError, match="stage.*'medium'"):
+        DenseMatcher().match(
+            torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64), None, 'medium'
+        )  # type: ignore[arg-type]
     # an image smaller than a template, or blank, gives no matches, not an error
     assert (
         len(DenseMatcher().match(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))[0])

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..io.radiometry import fit_bands
-from ..models.dense import DenseMatcher, Described, warp_image
+from ..models.dense import DenseMatcher, Described, Stage, warp_image
 from ..models.matcher import CSTFMatcher, Matches, warp_points
 from ..models.search import search_rotation_scale
 from ..models.transform import Matrix, Transform, estimate_transform
@@ -176,24 +176,27 @@ class PairMatcher:
         )
 
     def _dense(self, described: Described, query: Tensor, prior: Matrix) -> PairResult:
-        """Dense matching around the prior, then once more around its own fit.
+        """A coarse dense pass around the prior, then a fine one around its fit.
 
-        The second pass starts from a prior that is right to a pixel or two, so
-        its templates meet the query at the right scale and angle (the first
-        may be off by the search's steps: 7.5°, a factor of 2^¼).
+        The coarse pass searches the whole radius at half resolution; its fit
+        is right to a pixel or two, so the fine pass only looks ±3 pixels
+        around it, at full resolution, with templates that now meet the query
+        at the right scale and angle (the prior may be off by the search's
+        steps: 7.5°, a factor of 2^¼). Two full passes cost twice as much and
+        found no more (``docs/matching.md``).
         """
-        result = self._dense_once(described, query, prior)
+        result = self._dense_once(described, query, prior, 'coarse')
         if result.transform is None or result.inliers < self.min_inliers:
             return result
-        again = self._dense_once(described, query, result.transform.matrix)
+        again = self._dense_once(described, query, result.transform.matrix, 'fine')
         return again if again.inliers >= result.inliers else result
 
     def _dense_once(
-        self, described: Described, query: Tensor, prior: Matrix
+        self, described: Described, query: Tensor, prior: Matrix, stage: Stage
     ) -> PairResult:
-        found = self.dense.match(described, query[None], torch.from_numpy(prior)[None])[
-            0
-        ]
+        found = self.dense.match(
+            described, query[None], torch.from_numpy(prior)[None], stage
+        )[0]
         return PairResult(found, self.fit(found), 'dense', prior)
 
     def _cstf(self, reference: Tensor, query: Tensor, prior: Matrix) -> PairResult:
