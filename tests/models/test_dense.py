@@ -168,3 +168,25 @@ def test_search_finds_rotation_and_scale() -> None:
         search_rotation_scale(
             torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64), size=8
         )
+
+
+def test_search_refines_between_grid_steps() -> None:
+    image = _scene(8)
+    centre = np.array([128.0, 128.0])
+    angle, scale = 8.0, 1.19  # halfway between grid angles, a half scale step
+    theta = np.radians(angle)
+    linear = scale * np.array(
+        [[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]]
+    )
+    truth = np.eye(3)
+    truth[:2, :2] = linear
+    truth[:2, 2] = centre - linear @ centre
+    query = _resample(image, np.linalg.inv(truth))
+    reference = torch.from_numpy(image)[None]
+    grid = search_rotation_scale(reference, query, refine=False)[0]
+    refined = search_rotation_scale(reference, query)[0]
+    # the grid can do no better than 7 degrees or a 19 % scale off
+    assert abs(grid.rotation - angle) >= 7 or abs(np.log(grid.scale / scale)) > 0.15
+    assert abs(refined.rotation - angle) <= 2.5 + 1e-6, refined
+    assert abs(np.log(refined.scale / scale)) < 0.1, refined
+    assert refined.score > grid.score

@@ -12,7 +12,9 @@ searched over all translations within a quarter of the image by normalised
 cross-correlation (:func:`~torchgeo_cstf.models.dense.ncc_search`, all
 candidates in one batch). The best-scoring candidates are returned as priors
 for a matcher, which then only has to find a residual of a few pixels and
-degrees. With 24 angles (15° apart) the residual rotation is at most 7.5°.
+degrees. With 24 angles (15° apart) and scales 2^½ apart, the grid leaves up
+to 7.5° and 19 %; the best candidates are then refined on a local grid a
+third of an angle step and half a scale step apart (2.5°, 9 %).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from .dense import find_peaks, gather_windows, ncc_search, warp_image
-from .structure import oriented_gradients
+from .structure import gaussian_blur, oriented_gradients
 from .transform import scaling, translation
 
 #: scale factors (query pixels per reference pixel) tried by default: 0.5–2
@@ -89,6 +91,7 @@ def search_rotation_scale(
     scales: tuple[float, ...] = DEFAULT_SCALES,
     size: int = 128,
     top: int = 3,
+    refine: bool = True,
 ) -> list[Candidate]:
     """The best reference → query similarities over angles and scales.
 
@@ -99,6 +102,10 @@ def search_rotation_scale(
         scales: scale factors tried.
         size: long side of the low-resolution copies searched.
         top: candidates returned (each its own angle and scale), best first.
+        refine: move each of the ``top`` candidates to the best of its
+            neighbourhood (a third of an angle step, half a scale step either
+            way): residuals of at most 2.5° and 9 % with the defaults, instead
+            of 7.5° and 19 % that 64-pixel templates do not bridge.
 
     Returns:
         Up to ``top`` candidates.
@@ -118,37 +125,81 @@ def search_rotation_scale(
     height, width = small_ref.shape[-2:]
     ref_centre = np.array([width / 2, height / 2])
     qry_centre = np.array([small_qry.shape[-1] / 2, small_qry.shape[-2] / 2])
-    angles = [360.0 * i / rotations for i in range(rotations)]
-    combos = [(a, s) for s in scales for a in angles]
-    # query resampled into the reference frame for every candidate
-    to_query = np.stack([_similarity(a, s, ref_centre, qry_centre) for a, s in combos])
-    aligned = warp_image(
-        small_qry.expand(len(combos), -1, -1, -1),
-        torch.from_numpy(to_query),
-        (height, width),
-    )
-    covered = (aligned[:, -1:] > 0.99).float()
-    channels = oriented_gradients(aligned[:, :-1]) * covered
     ref_channels = oriented_gradients(small_ref)
     side = min(height, width) // 2
-    reach = side // 2
     top_left = torch.tensor([[(width - side) // 2, (height - side) // 2]])
     template = gather_windows(ref_channels[0], top_left, side)
-    regions = torch.cat(
-        [gather_windows(c, top_left - reach, side + 2 * reach) for c in channels]
-    )
-    peaks = find_peaks(
-        ncc_search(template.expand(len(combos), -1, -1, -1), regions), 1.0
-    )
-    order = peaks.score.argsort(descending=True).tolist()
-    found: list[Candidate] = []
-    for index in order:
-        angle, scale = combos[index]
-        small = to_query[index] @ translation(*peaks.shift[index].tolist())
-        matrix = scaling(qry_factor) @ small @ scaling(1 / ref_factor)
-        found.append(
-            Candidate(matrix / matrix[2, 2], float(peaks.score[index]), angle, scale)
+
+    def scored(combos: list[tuple[float, float]]) -> list[Candidate]:
+        # the query resampled into the reference frame for every combination
+        to_query = np.stack(
+            [_similarity(a, s, ref_centre, qry_centre) for a, s in combos]
         )
-        if len(found) == top:
-            break
-    return found
+        # a scale above 1 shrinks the query: blurred first, so that its
+        # speckle and noise do not alias into structure (bilinear reads alone
+        # penalised every shrinking candidate)
+        blurred = {
+            scale: _antialiased(small_qry, scale) for scale in {s for _, s in combos}
+        }
+        aligned = warp_image(
+            torch.cat([blurred[s] for _, s in combos]),
+            torch.from_numpy(to_query),
+            (height, width),
+        )
+        covered = (aligned[:, -1:] > 0.99).float()
+        channels = oriented_gradients(aligned[:, :-1]) * covered
+        reach = side // 2
+        regions = torch.cat(
+            [gather_windows(c, top_left - reach, side + 2 * reach) for c in channels]
+        )
+        peaks = find_peaks(
+            ncc_search(template.expand(len(combos), -1, -1, -1), regions), 1.0
+        )
+        found = []
+        for index, (angle, scale) in enumerate(combos):
+            small = to_query[index] @ translation(*peaks.shift[index].tolist())
+            matrix = scaling(qry_factor) @ small @ scaling(1 / ref_factor)
+            found.append(
+                Candidate(
+                    matrix / matrix[2, 2], float(peaks.score[index]), angle, scale
+                )
+            )
+        return found
+
+    angle_step = 360.0 / rotations
+    grid = scored([(angle_step * i, s) for s in scales for i in range(rotations)])
+    best = sorted(grid, key=lambda c: c.score, reverse=True)[:top]
+    if not refine:
+        return best
+    # each best candidate moved to the best of its neighbourhood: a third of
+    # an angle step and half a scale step either way
+    ratio = _scale_step(scales) ** 0.5
+    turns = (-angle_step / 3, 0.0, angle_step / 3)
+    local = [
+        (c.rotation + turn, c.scale * factor)
+        for c in best
+        for turn in turns
+        for factor in (1 / ratio, 1.0, ratio)
+    ]
+    near = scored(local)
+    width_ = len(turns) * 3
+    refined = [
+        max(near[i * width_ : (i + 1) * width_], key=lambda c: c.score)
+        for i in range(len(best))
+    ]
+    return sorted(refined, key=lambda c: c.score, reverse=True)
+
+
+def _antialiased(image: Tensor, scale: float) -> Tensor:
+    """``image`` blurred for a resampling that shrinks it ``scale`` times."""
+    if scale <= 1:
+        return image
+    return gaussian_blur(image, 0.5 * math.sqrt(scale**2 - 1))
+
+
+def _scale_step(scales: tuple[float, ...]) -> float:
+    """The geometric mean ratio between neighbouring scales (1 for one scale)."""
+    ordered = sorted(scales)
+    if len(ordered) < 2:
+        return 1.0
+    return float((ordered[-1] / ordered[0]) ** (1 / (len(ordered) - 1)))
