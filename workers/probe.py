@@ -33,11 +33,13 @@ def check(
         return f'{path}: no heartbeat yet'
     except OSError as err:
         return f'{path}: {err.strerror}'
+    # a worker that says it is stopping has stopped beating too: its state is
+    # the cause, so readiness reports it before the age
+    if ready and state != 'ready':
+        return f'{path}: worker is {state or "starting"}, not ready'
     age = (time.time() if now is None else now) - modified
     if age > max_age:
         return f'{path}: last heartbeat {age:.0f} s ago (more than {max_age:g} s)'
-    if ready and state != 'ready':
-        return f'{path}: worker is {state or "starting"}, not ready'
     return None
 
 

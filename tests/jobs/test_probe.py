@@ -32,6 +32,12 @@ def test_readiness_needs_a_consuming_worker(tmp_path: Path) -> None:
     assert check(path, max_age=60, ready=False) is None  # alive
     reason = check(path, max_age=60, ready=True)
     assert reason is not None and 'stopping, not ready' in reason
+    # a stopping worker stops beating: readiness names the state, not the age
+    old = time.time() - 100
+    os.utime(path, (old, old))
+    reason = check(path, max_age=60, ready=True)
+    assert reason is not None and 'stopping, not ready' in reason
+    assert 'last heartbeat 100 s ago' in str(check(path, max_age=60, ready=False))
 
 
 def test_no_heartbeat_file_fails(
