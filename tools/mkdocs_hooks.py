@@ -42,28 +42,37 @@ def _hours(seconds: float) -> str:
     return f'{seconds / 3600:.1f} h' if seconds >= 3600 else f'{seconds / 60:.0f} min'
 
 
+def _hrsc2016_full(f: dict[str, Any]) -> str:
+    return (
+        f'the full schedule: {f["train_step_s"]:.1f} s per training step '
+        f'(ResNet-50, 800², batch 4) × {f["schedule_steps"]:,} steps ≈ '
+        f'{_hours(f["train_step_s"] * f["schedule_steps"])}; detection at 800²: '
+        f'{f["detect_images_per_s_800"]:.2f} images/s'
+    )
+
+
+def _dota_full(f: dict[str, Any]) -> str:
+    return (
+        f'training: {f["train_step_s_batch8"]:.1f} s per step of batch 8 at 1024² '
+        f'(measured at batch {f["measured_batch"]}, scaled linearly) = '
+        f'{f["hours_per_1000_steps"]:.1f} h per 1,000 steps; 12 epochs of '
+        '10,000–25,000 patches are 15,000–37,500 steps'
+    )
+
+
+def _detect_full(f: dict[str, Any]) -> str:
+    return f'`cstf detect` on a {f["scene_px"]}² scene: {f["seconds"]:.0f} s'
+
+
+#: tutorial → the line of its full-size figures (tutorials that run at full
+#: size as tested have none)
+FULL_SIZE = {'hrsc2016': _hrsc2016_full, 'dota': _dota_full, 'detect': _detect_full}
+
+
 def _full_size(name: str, full: dict[str, Any]) -> str:
-    """The full-size line of one tutorial (empty when it runs at full size)."""
-    if name == 'hrsc2016' and 'hrsc2016' in full:
-        f = full['hrsc2016']
-        return (
-            f'the full schedule: {f["train_step_s"]:.1f} s per training step '
-            f'(ResNet-50, 800², batch 4) × {f["schedule_steps"]:,} steps ≈ '
-            f'{_hours(f["train_step_s"] * f["schedule_steps"])}; detection at 800²: '
-            f'{f["detect_images_per_s_800"]:.2f} images/s'
-        )
-    if name == 'dota' and 'dota' in full:
-        f = full['dota']
-        return (
-            f'training: {f["train_step_s_batch8"]:.1f} s per step of batch 8 at 1024² '
-            f'(measured at batch {f["measured_batch"]}, scaled linearly) = '
-            f'{f["hours_per_1000_steps"]:.1f} h per 1,000 steps; 12 epochs of '
-            '10,000–25,000 patches are 15,000–37,500 steps'
-        )
-    if name == 'detect' and 'detect' in full:
-        f = full['detect']
-        return f'`cstf detect` on a {f["scene_px"]}² scene: {f["seconds"]:.0f} s'
-    return ''
+    """The full-size line of one tutorial (empty when there is none)."""
+    line = FULL_SIZE.get(name)
+    return line(full[name]) if line is not None and name in full else ''
 
 
 def tutorial_costs(name: str) -> str:

@@ -183,7 +183,7 @@ class PairMatcher:
         around it, at full resolution, with templates that now meet the query
         at the right scale and angle (the prior may be off by the search's
         steps: 7.5°, a factor of 2^¼). Two full passes cost twice as much and
-        found no more (``docs/matching.md``).
+        found no more (``docs/design.md``).
         """
         result = self._dense_once(described, query, prior, 'coarse')
         if result.transform is None or result.inliers < self.min_inliers:

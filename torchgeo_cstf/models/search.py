@@ -127,6 +127,7 @@ def search_rotation_scale(
     qry_centre = np.array([small_qry.shape[-1] / 2, small_qry.shape[-2] / 2])
     ref_channels = oriented_gradients(small_ref)
     side = min(height, width) // 2
+    reach = side // 2
     top_left = torch.tensor([[(width - side) // 2, (height - side) // 2]])
     template = gather_windows(ref_channels[0], top_left, side)
 
@@ -148,7 +149,6 @@ def search_rotation_scale(
         )
         covered = (aligned[:, -1:] > 0.99).float()
         channels = oriented_gradients(aligned[:, :-1]) * covered
-        reach = side // 2
         regions = torch.cat(
             [gather_windows(c, top_left - reach, side + 2 * reach) for c in channels]
         )
@@ -182,9 +182,9 @@ def search_rotation_scale(
         for factor in (1 / ratio, 1.0, ratio)
     ]
     near = scored(local)
-    width_ = len(turns) * 3
+    per_candidate = len(near) // len(best)
     refined = [
-        max(near[i * width_ : (i + 1) * width_], key=lambda c: c.score)
+        max(near[i * per_candidate : (i + 1) * per_candidate], key=lambda c: c.score)
         for i in range(len(best))
     ]
     return sorted(refined, key=lambda c: c.score, reverse=True)
