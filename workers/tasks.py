@@ -70,6 +70,23 @@ TRANSIENT_ERRNOS = frozenset(
 Job = DetectionJob | MatchingJob | PipelineJob
 
 
+def stopped_by_time_limit(err: BaseException) -> bool:
+    """Whether the soft time limit raised ``err`` or the error it wraps.
+
+    The limit interrupts whatever runs: code that catches and wraps errors
+    (kombu's decoders raise ``DecodeError`` from it) must not turn a job that
+    ran out of time into an internal error.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SoftTimeLimitExceeded):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _redis() -> Any:
     return app.backend.client  # type: ignore[attr-defined]
 
@@ -170,21 +187,21 @@ def _guarded(
     except CSTFError as err:
         logger.info('%s failed: %s %s', job_id, err.code, err)
         result = Manifest.failed(job_id, kind, err.code, str(err))
-    except SoftTimeLimitExceeded:
-        result = Manifest.failed(
-            job_id,
-            kind,
-            TIME_LIMIT.code,
-            f'stopped after the soft time limit of {settings.soft_time_limit} s',
-        )
     except (Ignore, Reject, Retry):  # control flow: replaced, retried, rejected
         raise
     except Exception as err:
-        if _transient(err) and task.request.retries < settings.max_retries:
+        if stopped_by_time_limit(err):
+            result = Manifest.failed(
+                job_id,
+                kind,
+                TIME_LIMIT.code,
+                f'stopped after the soft time limit of {settings.soft_time_limit} s',
+            )
+        elif _transient(err) and task.request.retries < settings.max_retries:
             countdown = settings.retry_backoff * 2**task.request.retries
             logger.warning('%s: %s; retry in %d s', job_id, err, countdown)
             raise task.retry(exc=err, countdown=countdown) from err
-        if _transient(err):
+        elif _transient(err):
             message = f'{err} (after {settings.max_retries} retries)'
             result = Manifest.failed(job_id, kind, IO_ERROR.code, message)
         elif (code := _error_code(err)) is not None:

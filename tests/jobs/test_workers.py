@@ -284,3 +284,26 @@ def test_soft_time_limit_fails_the_job_and_the_worker_goes_on(
     assert worker.process.poll() is None
     assert client.app.send_task('cstf.ping').get(timeout=30)['pong'] is True
     assert not (roots / 'out').exists() or not any((roots / 'out').iterdir())
+
+
+def test_a_wrapped_soft_time_limit_is_still_the_time_limit() -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+    from kombu.exceptions import DecodeError
+
+    from workers.tasks import stopped_by_time_limit
+
+    def decode() -> None:
+        try:
+            raise SoftTimeLimitExceeded()
+        except SoftTimeLimitExceeded as err:
+            raise DecodeError(err) from err
+
+    with pytest.raises(DecodeError) as wrapped:
+        decode()
+    assert stopped_by_time_limit(wrapped.value)  # as kombu's decoders raise it
+    assert stopped_by_time_limit(SoftTimeLimitExceeded())
+    assert not stopped_by_time_limit(DecodeError('bad json'))
+    looped = ValueError('a')
+    looped.__context__ = ValueError('b')
+    looped.__context__.__context__ = looped
+    assert not stopped_by_time_limit(looped)
