@@ -101,8 +101,13 @@ def test_new_items_become_jobs_once(
         'unknown-crs': 'BAD_CRS',
         'broken-href': 'INPUT_NOT_FOUND',
     }
-    # a restarted watcher submits nothing again
+    # a restarted watcher submits nothing again, and opens no submitted raster:
+    # the reference gone from disk is no new error
     assert watcher().scan() == []
+    moved = acquisitions['ref'].rename(roots / 'moved.tif')
+    assert watcher().scan() == []
+    assert len(first.state()) == 7
+    moved.rename(acquisitions['ref'])
     # an Item added while it runs is found; a changed checksum is a new version
     later = _item('S2-0510', acquisitions['later'], 10)
     changed = _item('S2-0501', acquisitions['ref'], 1, **{'file:checksum': '1220bb'})

@@ -3,12 +3,13 @@
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from torchgeo_cstf.errors import InputNotFoundError
-from torchgeo_cstf.jobs import JobClient
+from torchgeo_cstf.jobs import JobClient, watch
 from torchgeo_cstf.jobs.watch import Watcher, looks_like_tiff
 
 from .conftest import write_scene
@@ -71,3 +72,32 @@ def test_watcher_checks_its_inputs(client: JobClient, roots: Path) -> None:
     (roots / 'inbox').mkdir()
     with pytest.raises(InputNotFoundError, match='no such reference raster'):
         Watcher(roots / 'inbox', roots / 'ref.tif', roots / 'out', client)
+
+
+def test_a_file_is_hashed_once_per_version(
+    client: JobClient, roots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = roots / 'inbox'
+    inbox.mkdir()
+    reference = write_scene(roots / 'reference.tif', seed=1)
+    hashed: list[str] = []
+    real_hash = watch.content_hash
+
+    def counted(path: Path, **kwargs: Any) -> str:
+        hashed.append(path.name)
+        return real_hash(path, **kwargs)
+
+    monkeypatch.setattr(watch, 'content_hash', counted)
+    watcher = Watcher(inbox, reference, roots / 'out', client, stable_seconds=0.1)
+    write_scene(inbox / 'a.tif', seed=2)
+    watcher.scan()
+    time.sleep(0.2)
+    assert len(watcher.scan()) == 1
+    for _ in range(3):  # already submitted: not read again
+        assert watcher.scan() == []
+    assert hashed == ['a.tif']
+    write_scene(inbox / 'a.tif', seed=3)  # replaced by another acquisition
+    watcher.scan()
+    time.sleep(0.2)
+    assert len(watcher.scan()) == 1
+    assert hashed == ['a.tif', 'a.tif']

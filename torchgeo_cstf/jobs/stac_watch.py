@@ -42,9 +42,8 @@ def _version(asset: pystac.Asset) -> str:
     return ''
 
 
-def _versions(found: tuple[str, pystac.Asset]) -> dict[str, str]:
+def _versions(path: str, asset: pystac.Asset) -> dict[str, str]:
     """The version of a remote input, which its job id includes."""
-    path, asset = found
     return {path: _version(asset)} if is_remote(path) and _version(asset) else {}
 
 
@@ -91,6 +90,7 @@ class StacWatcher:
     common_names: tuple[str, ...] = ()
     parameters: DetectionParameters = field(default_factory=DetectionParameters)
     options: dict[str, Any] = field(default_factory=dict)
+    _state: StateFile = field(init=False)
 
     def __post_init__(self) -> None:
         """Check the source and prepare the output directory."""
@@ -99,6 +99,7 @@ class StacWatcher:
             raise InputNotFoundError(self.source, 'no such STAC catalogue')
         self.output_dir = Path(self.output_dir).resolve()
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._state = StateFile(self.state_path)
 
     @property
     def state_path(self) -> Path:
@@ -107,7 +108,7 @@ class StacWatcher:
 
     def state(self) -> dict[str, Any]:
         """What was done with each Item seen so far."""
-        return StateFile(self.state_path).read()
+        return self._state.read()
 
     def items(self) -> list[pystac.Item]:
         """The Items the filters keep, oldest first."""
@@ -150,9 +151,13 @@ class StacWatcher:
                 return False
         return True
 
-    def _path(self, item: pystac.Item) -> tuple[str, pystac.Asset]:
-        """The asset a job reads (a local path or an allowed URL), its CRS checked."""
+    def _asset(self, item: pystac.Item) -> pystac.Asset:
+        """The asset a job reads (the watcher's selection rule)."""
         _, asset = select_asset(item, asset=self.asset, common_names=self.common_names)
+        return asset
+
+    def _path(self, item: pystac.Item, asset: pystac.Asset) -> str:
+        """The asset's path for a job (a local path or an allowed URL), CRS checked."""
         path = resolve_href(
             asset.href,
             base=item.get_self_href(),
@@ -160,7 +165,7 @@ class StacWatcher:
         )
         with open_raster(input_path(path), require_crs=False) as src:
             check_crs(item, asset, src.crs)
-        return path, asset
+        return path
 
     def _reference(
         self, item: pystac.Item, earlier: list[pystac.Item]
@@ -177,29 +182,31 @@ class StacWatcher:
     def scan(self) -> list[JobHandle]:
         """List the Items once; submit a job for each new one.
 
+        An Item already submitted is recognised by its key (id, asset href and
+        version) before its raster is opened: a scan reads only the new Items.
+
         Returns:
             The handles of the jobs submitted by this scan.
         """
-        state = self.state()
+        state = self._state.read()
         handles = []
         earlier: list[pystac.Item] = []
         for item in self.items():
             try:
-                path, asset = self._path(item)
+                asset = self._asset(item)
+                key = f'{item.id}|{asset.href}|{_version(asset)}'
+                if key in state:
+                    earlier.append(item)
+                    continue
+                path = self._path(item, asset)
             except CSTFError as err:
-                key = f'{item.id}|{item.get_self_href()}'
-                if key not in state:
-                    StateFile(self.state_path).record(
-                        key, {'error': err.code, 'message': str(err)}
-                    )
-                    state[key] = err.code
-                continue
-            key = f'{item.id}|{asset.href}|{_version(asset)}'
-            if key in state:
-                earlier.append(item)
+                failed = f'{item.id}|{item.get_self_href()}'
+                if failed not in state:
+                    self._state.record(failed, {'error': err.code, 'message': str(err)})
+                    state[failed] = err.code
                 continue
             reference = self._reference(item, earlier)
-            versions = _versions((path, asset))
+            versions = _versions(path, asset)
             common = {
                 'output_dir': str(self.output_dir),
                 'parameters': self.parameters,
@@ -209,17 +216,19 @@ class StacWatcher:
             if reference is None or reference.id == item.id:
                 job = build(DetectionJob, scene=path, input_versions=versions, **common)
             else:
-                reference_input = self._path(reference)
+                reference_asset = self._asset(reference)
+                reference_path = self._path(reference, reference_asset)
                 job = build(
                     PipelineJob,
-                    reference=reference_input[0],
+                    reference=reference_path,
                     query=path,
-                    input_versions=versions | _versions(reference_input),
+                    input_versions=versions
+                    | _versions(reference_path, reference_asset),
                     **common,
                     **self.options,
                 )
             handle = self.client.submit(job)
-            StateFile(self.state_path).record(key, handle.id)
+            self._state.record(key, handle.id)
             state[key] = handle.id
             handles.append(handle)
             earlier.append(item)

@@ -66,6 +66,8 @@ class Watcher:
     parameters: DetectionParameters = field(default_factory=DetectionParameters)
     options: dict[str, Any] = field(default_factory=dict)
     _seen: dict[Path, tuple[int, int, float]] = field(default_factory=dict)
+    _digests: dict[Path, tuple[int, int, str]] = field(default_factory=dict)
+    _state: StateFile = field(init=False)
 
     def __post_init__(self) -> None:
         """Check the directories."""
@@ -77,6 +79,7 @@ class Watcher:
         if not self.reference.is_file():
             raise InputNotFoundError(self.reference, 'no such reference raster')
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._state = StateFile(self.state_path)
 
     @property
     def state_path(self) -> Path:
@@ -85,7 +88,7 @@ class Watcher:
 
     def submitted(self) -> dict[str, str]:
         """Content hash → job id of the files submitted so far."""
-        return StateFile(self.state_path).read()
+        return self._state.read()
 
     def _candidates(self) -> list[Path]:
         return sorted(
@@ -107,6 +110,15 @@ class Watcher:
             return False
         return now - previous[2] >= self.stable_seconds
 
+    def _digest(self, path: Path) -> str:
+        """The file's content hash, computed once per size and mtime."""
+        stat = path.stat()
+        known = self._digests.get(path)
+        if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
+            known = (stat.st_size, stat.st_mtime_ns, content_hash(path))
+            self._digests[path] = known
+        return known[2]
+
     def scan(self) -> list[JobHandle]:
         """Look once; submit a job for each file that became complete.
 
@@ -119,7 +131,7 @@ class Watcher:
         for path in self._candidates():
             if not self._stable(path, now) or not looks_like_tiff(path):
                 continue
-            digest = content_hash(path)
+            digest = self._digest(path)
             if digest in done:
                 continue
             job = PipelineJob(
@@ -130,7 +142,7 @@ class Watcher:
                 **self.options,
             )
             handle = self.client.submit(job)
-            StateFile(self.state_path).record(digest, handle.id)
+            self._state.record(digest, handle.id)
             done[digest] = handle.id
             handles.append(handle)
         return handles
