@@ -30,6 +30,7 @@ from torchgeo_cstf.inference import (
     merge_detections,
     write_detections,
     write_quicklook,
+    write_thumbnail,
 )
 from torchgeo_cstf.inference.coregister import coregister
 from torchgeo_cstf.inference.coregistration_files import write_coregistration
@@ -148,6 +149,7 @@ def write_detection_outputs(
         'load_seconds': round(timings.load_seconds, 3),
         'model': provenance.model_name,
         'model_version': provenance.model_version,
+        'weights_sha256': provenance.weights_sha256,
         'domain_warnings': list(provenance.domain_warnings),
     }
     coregistration = work_dir(final, 'coreg')
@@ -157,7 +159,9 @@ def write_detection_outputs(
         outputs['detections'] = str(final / name)
         if params.quicklook:  # reads the scene: before a pipeline's files move
             write_quicklook(found, directory / 'quicklook.png')
+            write_thumbnail(directory / 'quicklook.png', directory / 'thumbnail.png')
             outputs['quicklook'] = str(final / 'quicklook.png')
+            outputs['thumbnail'] = str(final / 'thumbnail.png')
         if job.pipeline_id is not None:
             summary['coregistration'] = json.loads(
                 (coregistration / 'report.json').read_text()
@@ -170,6 +174,7 @@ def write_detection_outputs(
             'cstf:counts': found.counts(),
             'cstf:model': provenance.model_name,
             'cstf:model_version': provenance.model_version,
+            'cstf:weights_sha256': provenance.weights_sha256,
             **_registration_properties(summary.get('coregistration')),
         }
         sources = [job.scene] + ([job.reference] if job.reference else [])
@@ -195,11 +200,17 @@ def _registration_properties(report: dict[str, Any] | None) -> dict[str, Any]:
         'cstf:inliers': report.get('inliers'),
         'cstf:registration_rmse_px': report.get('rmse_px'),
     }
-    return {
+    figures = {
         key: value
         for key, value in found.items()
         if isinstance(value, int | float) and math.isfinite(value)
     }
+    models = {
+        'cstf:registration_method': report.get('method'),
+        'cstf:matcher': report.get('matcher'),
+        'cstf:matcher_sha256': report.get('matcher_sha256'),
+    }
+    return figures | {key: value for key, value in models.items() if value}
 
 
 def _write_stac_item(
@@ -230,48 +241,72 @@ def _coregister(
     job: MatchingJob | PipelineJob, report: Report, directory: Path
 ) -> dict[str, Any]:
     report('coregister', 0, 2)
+    learned = job.registration.method != 'dense'
     result = coregister(
         input_path(job.reference),
         input_path(job.query),
-        runtime.matcher(job.matcher)
-        if job.registration.method != 'dense'
-        else job.matcher,
+        runtime.matcher(job.matcher) if learned else job.matcher,
         job.registration,
         device=runtime.device(),
     )
     report('coregister', 1, 2)
+    models = (
+        {'matcher': job.matcher, 'matcher_sha256': runtime.matcher_sha256(job.matcher)}
+        if learned
+        else {}
+    )
+    # written in every case: without a transform, they show why
+    write_coregistration(result, directory, provenance=models)
+    report('coregister', 2, 2)
     if result.transform is None:
         raise NoTransformError(
             job.query,
             f'{len(result.matches.confidence)} matches with {job.reference} but '
             f'no consistent {job.registration.transform}',
         )
-    write_coregistration(result, directory)
-    report('coregister', 2, 2)
-    return result.report()
+    return result.report() | models
 
 
 def coregister_job(job: MatchingJob, job_id: str, report: Report) -> Manifest:
-    """Co-register the query onto the reference; tie points, COG, plot, report."""
+    """Co-register the query onto the reference; tie points, COG, plot, report.
+
+    Without a consistent transform the job fails (``NO_TRANSFORM``) but keeps
+    its tie points, matches plot and report, which show why.
+    """
     final = job_dir(job.output_dir, job_id)
     with staged(final) as directory:
-        summary = _coregister(job, report, directory)
+        failure: NoTransformError | None = None
+        try:
+            summary = _coregister(job, report, directory)
+        except NoTransformError as err:
+            failure = err
+            summary = json.loads((directory / 'report.json').read_text())
         outputs = {
             path.stem: str(final / path.name) for path in sorted(directory.iterdir())
         }
-        outputs['stac_item'] = str(final / ITEM)
-        _write_stac_item(
-            job_id,
-            job,
-            read_raster_info(input_path(job.reference)),
-            directory,
-            outputs,
-            [job.reference, job.query],
-            _registration_properties(summary),
-        )
-        result = Manifest.succeeded(
-            job_id, job.result_kind, outputs=outputs, summary=summary
-        )
+        if failure is not None:
+            result = Manifest.failed(
+                job_id,
+                job.result_kind,
+                failure.code,
+                str(failure),
+                outputs=outputs,
+                summary=summary,
+            )
+        else:
+            outputs['stac_item'] = str(final / ITEM)
+            _write_stac_item(
+                job_id,
+                job,
+                read_raster_info(input_path(job.reference)),
+                directory,
+                outputs,
+                [job.reference, job.query],
+                _registration_properties(summary),
+            )
+            result = Manifest.succeeded(
+                job_id, job.result_kind, outputs=outputs, summary=summary
+            )
         write_manifest(directory, result)
     return result
 

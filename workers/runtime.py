@@ -14,6 +14,7 @@ from .app import worker_settings
 from .metrics import MODEL_LOAD
 
 _MODELS: dict[tuple[str, str], Any] = {}
+_DIGESTS: dict[str, str | None] = {}
 
 
 def device() -> str:
@@ -51,9 +52,17 @@ def matcher(name: str) -> Any:
     """The matcher ``name`` (registered name, weights name or checkpoint), loaded once."""
     key = ('matcher', name)
     if key not in _MODELS:
-        from torchgeo_cstf.inference.matching import resolve_matcher
+        from torchgeo_cstf.models.registry import MATCHERS, resolve_model
 
         began = time.perf_counter()
-        _MODELS[key] = resolve_matcher(name).to(device()).eval()
+        found = resolve_model(name, MATCHERS)
+        _MODELS[key] = found.model.to(device()).eval()
+        _DIGESTS[name] = found.sha256
         MODEL_LOAD.labels('matcher', name).observe(time.perf_counter() - began)
     return _MODELS[key]
+
+
+def matcher_sha256(name: str) -> str | None:
+    """The SHA-256 of the weights file of a matcher :func:`matcher` loaded."""
+    matcher(name)
+    return _DIGESTS[name]

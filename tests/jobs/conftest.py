@@ -32,8 +32,12 @@ FAST_LIMITS = {
 
 
 def _database(worker_id: str) -> int:
-    """A database per xdist worker (10, 11, ...), away from the default 0."""
-    return 10 + (int(worker_id[2:]) if worker_id.startswith('gw') else 0)
+    """A database per xdist worker (10, 11, ...), away from the default 0.
+
+    ``CSTF_TEST_REDIS_DB`` moves the first one (two test runs sharing a server).
+    """
+    first = int(os.environ.get('CSTF_TEST_REDIS_DB', '10'))
+    return first + (int(worker_id[2:]) if worker_id.startswith('gw') else 0)
 
 
 @pytest.fixture

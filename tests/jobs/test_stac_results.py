@@ -1,11 +1,17 @@
 """Every finished job writes a valid STAC Item beside its manifest."""
 
 import json
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pystac
+import rasterio
+from PIL import Image
 
-from torchgeo_cstf.jobs import MatchingJob, PipelineJob, job_id
+from torchgeo_cstf.errors import DomainWarning
+from torchgeo_cstf.jobs import DetectionParameters, MatchingJob, PipelineJob, job_id
+from torchgeo_cstf.models.registry import DETECTORS, MATCHERS, resolve_model
 from torchgeo_cstf.stac import ITEM, validate, write_catalog
 from torchgeo_cstf.synthetic import generate_pair
 from workers import run
@@ -44,6 +50,9 @@ def test_match_and_pipeline_results_are_stac_items(tmp_path: Path) -> None:
         item.assets
     )
     assert item.assets['query_on_reference'].roles == ['data']
+    # the dense method has no weights: no matcher is named
+    assert item.properties['cstf:registration_method'] == 'dense'
+    assert 'cstf:matcher' not in item.properties
     folder = Path(manifest.outputs['stac_item']).parent
     for asset in item.assets.values():  # every href resolves beside item.json
         assert (folder / asset.href).is_file(), asset.href
@@ -51,7 +60,11 @@ def test_match_and_pipeline_results_are_stac_items(tmp_path: Path) -> None:
     pipeline = PipelineJob(**common, parameters={'tile': 256, 'overlap': 64})
     pipeline_id = job_id(pipeline)
     stage = run.pipeline_first_stage(pipeline, pipeline_id, _report)
-    final = run.detect_scene_job(stage, pipeline_id, _report)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        final = run.detect_scene_job(stage, pipeline_id, _report)
+    # the warped query keeps its source's tags: synthetic, as the weights
+    assert not [w for w in caught if issubclass(w.category, DomainWarning)]
     item = pystac.Item.from_file(final.outputs['stac_item'])
     validate(item)
     assert item.properties['cstf:kind'] == 'pipeline'
@@ -59,13 +72,53 @@ def test_match_and_pipeline_results_are_stac_items(tmp_path: Path) -> None:
     assert item.properties['cstf:counts'] == final.summary['counts']
     assert 'cstf:inliers' in item.properties
     assert {'detections', 'quicklook', 'query_on_reference'} <= set(item.assets)
+    # processing provenance: the weights file the detector ran with
+    detector = resolve_model(DetectionParameters().detector, DETECTORS)
+    assert detector.sha256 is not None and len(detector.sha256) == 64
+    assert item.properties['cstf:weights_sha256'] == detector.sha256
+    assert final.summary['weights_sha256'] == detector.sha256
+    assert item.assets['thumbnail'].roles == ['thumbnail']
+    with Image.open(Path(final.outputs['thumbnail'])) as thumbnail:
+        assert max(thumbnail.size) <= 256
     saved = json.loads(
         (Path(final.outputs['stac_item']).parent / 'manifest.json').read_text()
     )
     assert saved['outputs']['stac_item'] == final.outputs['stac_item']
 
+    learned = MatchingJob(**{**common, 'registration': {'method': 'cstf'}})
+    manifest = run.coregister_job(learned, job_id(learned), _report)
+    item = pystac.Item.from_file(manifest.outputs['stac_item'])
+    matcher = resolve_model(learned.matcher, MATCHERS)
+    assert item.properties['cstf:matcher'] == learned.matcher
+    assert item.properties['cstf:matcher_sha256'] == matcher.sha256 is not None
+
     catalog, count = write_catalog(out)
-    assert count == 2 and sorted(
+    assert count == 3 and sorted(
         p.parent.name for p in out.glob(f'*/{ITEM}')
-    ) == sorted([manifest.job_id, pipeline_id])
+    ) == sorted([job_id(matching), manifest.job_id, pipeline_id])
     validate(json.loads(catalog.read_text()))
+
+
+def test_a_match_without_transform_keeps_what_explains_it(tmp_path: Path) -> None:
+    generate_pair(tmp_path / 'ref.tif', tmp_path / 'new.tif', 0, size=(256, 256))
+    with rasterio.open(tmp_path / 'new.tif', 'r+') as dst:  # same grid, no content
+        noise = np.random.default_rng(0).integers(0, 255, (dst.count, 256, 256))
+        dst.write(noise.astype(dst.dtypes[0]))
+    job = MatchingJob(
+        reference=str(tmp_path / 'ref.tif'),
+        query=str(tmp_path / 'new.tif'),
+        output_dir=str(tmp_path / 'out'),
+        registration={'method': 'dense', 'window': 256, 'windows': 1},
+    )
+    manifest = run.coregister_job(job, job_id(job), _report)
+    assert manifest.status == 'failed' and manifest.error is not None
+    assert manifest.error.code == 'NO_TRANSFORM'
+    assert {'tie_points', 'matches', 'report'} <= set(manifest.outputs)
+    assert 'query_on_reference' not in manifest.outputs
+    for path in manifest.outputs.values():
+        assert Path(path).is_file(), path
+    assert manifest.summary['matrix'] is None
+    saved = json.loads(
+        (Path(manifest.outputs['report']).parent / 'manifest.json').read_text()
+    )
+    assert saved['status'] == 'failed' and saved['error']['code'] == 'NO_TRANSFORM'

@@ -10,7 +10,7 @@ import pystac
 import pytest
 import redis
 
-from torchgeo_cstf.errors import InputNotFoundError
+from torchgeo_cstf.errors import InputError, InputNotFoundError
 from torchgeo_cstf.io.raster import read_raster_info
 from torchgeo_cstf.jobs import JobClient
 from torchgeo_cstf.jobs.stac_watch import StacWatcher
@@ -191,3 +191,38 @@ def test_a_stac_api_is_searched_by_window_sorted_and_paged(
     assert [h.id.split('-')[1] for h in restarted.scan()] == ['detect']
     assert len(api.requests) - before >= 3  # landing page, then two pages
     assert restarted.scan() == []
+
+
+def test_a_rewritten_local_file_is_a_new_version(
+    client: JobClient, roots: Path, acquisitions: dict[str, Path]
+) -> None:
+    # no checksum stated: a local file is known by its size and mtime
+    source = _catalog(roots / 'stac', [_item('S2-0501', acquisitions['ref'], 1)])
+    watcher = StacWatcher(str(source), roots / 'out', client)
+    assert len(watcher.scan()) == 1
+    assert watcher.scan() == []
+    generate_pair(acquisitions['ref'], roots / 'other.tif', 7, size=(256, 256))
+    assert len(watcher.scan()) == 1
+
+
+def test_an_unreadable_reference_item_is_recorded(
+    client: JobClient, roots: Path, acquisitions: dict[str, Path]
+) -> None:
+    source = _catalog(roots / 'stac', [_item('S2-0502', acquisitions['new'], 2)])
+    watcher = StacWatcher(
+        str(source), roots / 'out', client, reference=str(roots / 'gone.json')
+    )
+    assert watcher.scan() == []  # the watcher goes on
+    [(key, record)] = watcher.state().items()
+    assert key.startswith('S2-0502|') and record['error'] == 'INPUT_NOT_FOUND'
+    assert 'the reference Item cannot be read' in record['message']
+
+
+def test_a_bad_datetime_window_is_refused_at_once(
+    client: JobClient, roots: Path
+) -> None:
+    source = _catalog(roots / 'stac', [])
+    with pytest.raises(InputError, match='ends before it starts'):
+        StacWatcher(
+            str(source), roots / 'out', client, datetime='2024-05-02/2024-05-01'
+        )

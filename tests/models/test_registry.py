@@ -135,6 +135,10 @@ def test_one_resolver_for_every_kind(tmp_path: Path) -> None:
     # released weights by registered name (the first member) or by weights name
     named = resolve_model('cstf_detector_regnetx_002', DETECTORS)
     assert named.weights is not None and named.weights.name == 'SYNTHETIC'
+    # each says which file it was loaded from (results record the hash)
+    assert named.sha256 == CSTFDetectorRegNetX002_Weights.SYNTHETIC.meta['sha256']
+    assert found.sha256 == sha256_of(tmp_path / 'd.ckpt')
+    assert resolve_model(trained, DETECTORS).sha256 is None
     assert resolve_model('CSTFMatcherRegNetX004_Weights.REAL', MATCHERS).name == (
         'cstf_matcher_regnetx_004'
     )

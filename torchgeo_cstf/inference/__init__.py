@@ -5,7 +5,12 @@ from ..options import METHODS
 from .detectors import LoadedDetector, resolve_detector
 from .matching import MatchResult, load_image, match
 from .methods import PairMatcher, PairResult
-from .outputs import detection_features, write_detections, write_quicklook
+from .outputs import (
+    detection_features,
+    write_detections,
+    write_quicklook,
+    write_thumbnail,
+)
 from .plot import plot_matches
 from .scene import (
     DetectionProvenance,
@@ -38,4 +43,5 @@ __all__ = (
     'resolve_detector',
     'write_detections',
     'write_quicklook',
+    'write_thumbnail',
 )

@@ -389,7 +389,8 @@ def warp_to_reference(
     """Resample the query onto the reference grid and write a Cloud-Optimized GeoTIFF.
 
     The output has the reference's CRS, transform and size and the query's
-    bands and dtype; pixels the query does not cover are nodata. The work is
+    bands, dtype and metadata tags (acquisition time, ``CSTF_IMAGERY``); pixels
+    the query does not cover are nodata. The work is
     done in ``block``-row strips (bilinear, OpenCV ``remap``), each reading only
     the query region it needs, so memory does not grow with the scene.
 
@@ -419,6 +420,8 @@ def warp_to_reference(
     strip = temporary_sibling(path)
     try:
         with open_raster(qry.path) as src, rasterio.open(strip, 'w', **profile) as dst:
+            # the same acquisition: its metadata (time, imagery kind) carries over
+            dst.update_tags(**src.tags())
             rows = range(0, ref.height, block)
             for row in tqdm(rows, unit='strip', disable=not progress):
                 height = min(block, ref.height - row)

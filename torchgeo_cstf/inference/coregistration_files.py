@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def write_coregistration(
     truth: Any = None,
     title: str | None = None,
     progress: bool = False,
+    provenance: Mapping[str, Any] | None = None,
 ) -> CoregistrationFiles:
     """Write the outputs of a co-registration into ``folder``, each atomically.
 
@@ -56,6 +58,8 @@ def write_coregistration(
             pairs): the plot then shows which matches are correct.
         title: title of the plot.
         progress: show a progress bar while warping.
+        provenance: more fields for ``report.json`` (e.g. the matcher's name
+            and weights hash).
 
     Returns:
         The paths written.
@@ -79,5 +83,5 @@ def write_coregistration(
     )
     if files.warped is not None:
         warp_to_reference(result, files.warped, progress=progress)
-    write_json(files.report, result.report())
+    write_json(files.report, result.report() | dict(provenance or {}))
     return files

@@ -32,6 +32,8 @@ class LoadedDetector:
             training images), else 0 and 1.
         domain: the imagery the weights were trained on (``meta['domain']``
             of released weights; ``None`` for checkpoints and bare models).
+        weights_sha256: the SHA-256 of the weights file (released weights or
+            checkpoint; ``None`` for a bare model).
     """
 
     model: CSTFDetector
@@ -41,6 +43,7 @@ class LoadedDetector:
     score_threshold: float
     stretch: StretchTargets = field(default_factory=StretchTargets)
     domain: Domain | None = None
+    weights_sha256: str | None = None
 
 
 def _names(count: int, given: Any) -> list[str]:
@@ -90,4 +93,5 @@ def resolve_detector(
         float(meta.get('score_threshold', built.score_threshold)),
         StretchTargets(**meta['stretch']) if 'stretch' in meta else StretchTargets(),
         meta.get('domain'),
+        found.sha256,
     )

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pyproj
 from matplotlib.lines import Line2D
+from PIL import Image
 from rasterio.enums import Resampling
 from shapely.geometry import Polygon
 
@@ -203,3 +204,20 @@ def write_quicklook(
             temporary, format='png', dpi=dpi, pil_kwargs={'compress_level': 3}
         )
     plt.close(figure)
+
+
+def write_thumbnail(
+    image: str | os.PathLike[str], path: str | os.PathLike[str], size: int = 256
+) -> None:
+    """A small copy of a PNG (a catalogue's ``thumbnail``), its longest side ``size``.
+
+    Args:
+        image: the PNG to shrink (e.g. :func:`write_quicklook`'s view).
+        path: the PNG to write (atomically).
+        size: longest side in pixels (an image already smaller is copied).
+    """
+    with Image.open(image) as source:
+        small = source.convert('RGB')
+    small.thumbnail((size, size), Image.Resampling.LANCZOS)
+    with atomic_output(path) as temporary:
+        small.save(temporary, format='PNG')

@@ -43,6 +43,8 @@ class DetectionProvenance:
         domain_warnings: why the scene lies outside the weights' domain
             (:func:`~torchgeo_cstf.models.domain.domain_mismatches`; empty when
             it fits or the domain is unknown).
+        weights_sha256: the SHA-256 of the detector's weights file (``None``
+            for a model given as an object).
     """
 
     acquisition_id: str
@@ -50,6 +52,7 @@ class DetectionProvenance:
     model_version: str
     nms_threshold: float
     domain_warnings: tuple[str, ...] = ()
+    weights_sha256: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -410,6 +413,7 @@ def detect_tiles(
             if options.nms_threshold is None
             else options.nms_threshold,
             domain_warnings=tuple(mismatches),
+            weights_sha256=loaded.weights_sha256,
         ),
         timings=DetectionTimings(
             tiles=len(reader),

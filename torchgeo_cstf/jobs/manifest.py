@@ -102,13 +102,22 @@ class Manifest(BaseModel):
         message: str,
         *,
         cancelled: bool = False,
+        outputs: dict[str, str] | None = None,
+        summary: dict[str, Any] | None = None,
     ) -> Self:
-        """The manifest of a job that failed with a typed error ``code``."""
+        """The manifest of a job that failed with a typed error ``code``.
+
+        ``outputs`` and ``summary`` are what it wrote before failing that
+        explains the failure (e.g. the tie points of a co-registration that
+        found no consistent transform).
+        """
         return cls(
             job_id=job_id,
             kind=kind,
             status='cancelled' if cancelled else 'failed',
             error=JobFailure(code=code, message=message),
+            outputs=outputs or {},
+            summary=summary or {},
         )
 
     def to_json(self) -> dict[str, Any]:

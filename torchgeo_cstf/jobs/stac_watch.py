@@ -16,13 +16,14 @@ once and recorded with its error code.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pystac
 
-from ..errors import CSTFError, InputNotFoundError
+from ..errors import CSTFError, InputError, InputNotFoundError
 from ..io.raster import open_raster
 from ..remote import is_remote
 from ..stac.ingest import check_crs, resolve_href, select_asset
@@ -34,17 +35,88 @@ from .statefile import StateFile
 STATE_FILE = '.cstf-stac-watch.json'
 
 
-def _version(asset: pystac.Asset) -> str:
-    """What identifies an asset's content: a checksum, a modification time, or nothing."""
+def _stated_version(asset: pystac.Asset) -> str:
+    """The version an asset's metadata states: a checksum, an update time, a size."""
     for key in ('file:checksum', 'checksum:multihash', 'updated', 'file:size'):
         if key in asset.extra_fields:
             return f'{key}={asset.extra_fields[key]}'
     return ''
 
 
+def _version(asset: pystac.Asset, path: str) -> str:
+    """What identifies an asset's content.
+
+    Its stated version, else (a local file) its size and modification time,
+    else nothing.
+    """
+    stated = _stated_version(asset)
+    if stated or is_remote(path):
+        return stated
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return ''  # a missing file is reported when the watcher opens it
+    return f'size={stat.st_size},mtime_ns={stat.st_mtime_ns}'
+
+
 def _versions(path: str, asset: pystac.Asset) -> dict[str, str]:
     """The version of a remote input, which its job id includes."""
-    return {path: _version(asset)} if is_remote(path) and _version(asset) else {}
+    stated = _stated_version(asset)
+    return {path: stated} if is_remote(path) and stated else {}
+
+
+#: lengths of the dates that stand for a whole period: format and period
+_PERIODS = {4: ('%Y', 'year'), 7: ('%Y-%m', 'month'), 10: ('%Y-%m-%d', 'day')}
+
+
+def _period_end(start: dt.datetime, period: str) -> dt.datetime:
+    """The last microsecond of the year, month or day that begins at ``start``."""
+    if period == 'day':
+        following = start + dt.timedelta(days=1)
+    elif period == 'month':
+        following = (start + dt.timedelta(days=32)).replace(day=1)
+    else:
+        following = start.replace(year=start.year + 1)
+    return following - dt.timedelta(microseconds=1)
+
+
+def _moment(text: str, end: bool) -> dt.datetime | None:
+    """One bound of an interval (``..`` or empty: open).
+
+    A year, a month or a date stands for its whole period: its start, or with
+    ``end`` its end.
+    """
+    if text in ('', '..'):
+        return None
+    try:
+        if len(text) in _PERIODS:
+            pattern, period = _PERIODS[len(text)]
+            start = dt.datetime.strptime(text, pattern).replace(tzinfo=dt.UTC)
+            return _period_end(start, period) if end else start
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as err:
+        raise InputError(
+            'datetime', f'{text!r} is not a date or an RFC 3339 date-time'
+        ) from err
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def parse_interval(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """A STAC datetime filter as (start, end), either open (``None``).
+
+    ``2024-05-01T00:00:00Z/..``, ``../2024-12-31``, ``2024-01-01/2024-12-31``
+    (its last day included), ``2024-05`` (the whole month), one date-time.
+
+    Raises:
+        InputError: a bound that is not a date or an RFC 3339 date-time, or an
+            interval that ends before it starts.
+    """
+    first, slash, last = text.partition('/')
+    start = _moment(first, end=False)
+    end = _moment(last if slash else first, end=True)
+    if start is not None and end is not None and end < start:
+        raise InputError('datetime', f'{text!r} ends before it starts')
+    return start, end
 
 
 def _covers(earlier: pystac.Item, item: pystac.Item) -> bool:
@@ -97,6 +169,8 @@ class StacWatcher:
         local = Path(self.source)
         if '://' not in self.source and not local.exists():
             raise InputNotFoundError(self.source, 'no such STAC catalogue')
+        if self.datetime is not None:
+            parse_interval(self.datetime)  # a bad window fails here, not per scan
         self.output_dir = Path(self.output_dir).resolve()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self._state = StateFile(self.state_path)
@@ -143,11 +217,13 @@ class StacWatcher:
             if item.bbox[1] > north or item.bbox[3] < south:
                 return False
         if self.datetime is not None and item.datetime is not None:
-            start, _, end = self.datetime.partition('/')
-            stamp = pystac.utils.datetime_to_str(item.datetime)
-            if start not in ('', '..') and stamp < start:
-                return False
-            if end not in ('', '..') and stamp > end:
+            start, end = parse_interval(self.datetime)
+            moment = item.datetime
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            if (start is not None and moment < start) or (
+                end is not None and moment > end
+            ):
                 return False
         return True
 
@@ -156,22 +232,57 @@ class StacWatcher:
         _, asset = select_asset(item, asset=self.asset, common_names=self.common_names)
         return asset
 
-    def _path(self, item: pystac.Item, asset: pystac.Asset) -> str:
-        """The asset's path for a job (a local path or an allowed URL), CRS checked."""
-        path = resolve_href(
+    def _href(self, item: pystac.Item, asset: pystac.Asset) -> str:
+        """The asset's path for a job: a local path or an allowed URL."""
+        return resolve_href(
             asset.href,
             base=item.get_self_href(),
             allowed_prefixes=self.client.settings.allowed_url_prefixes,
         )
+
+    def _check(self, item: pystac.Item, asset: pystac.Asset, path: str) -> None:
+        """Open the asset (a remote one by its header) and check its CRS."""
         with open_raster(input_path(path), require_crs=False) as src:
             check_crs(item, asset, src.crs)
-        return path
+
+    def _job(
+        self,
+        item: pystac.Item,
+        asset: pystac.Asset,
+        path: str,
+        reference: pystac.Item | None,
+    ) -> DetectionJob | PipelineJob:
+        """The Item's job: detection alone, or co-registration onto ``reference``."""
+        versions = _versions(path, asset)
+        common = {
+            'output_dir': str(self.output_dir),
+            'parameters': self.parameters,
+            'source_item': item.get_self_href(),
+        }
+        if reference is None or reference.id == item.id:
+            return build(DetectionJob, scene=path, input_versions=versions, **common)
+        reference_asset = self._asset(reference)
+        reference_path = self._href(reference, reference_asset)
+        self._check(reference, reference_asset, reference_path)
+        return build(
+            PipelineJob,
+            reference=reference_path,
+            query=path,
+            input_versions=versions | _versions(reference_path, reference_asset),
+            **common,
+            **self.options,
+        )
 
     def _reference(
         self, item: pystac.Item, earlier: list[pystac.Item]
     ) -> pystac.Item | None:
         if self.reference is not None:
-            return pystac.Item.from_file(self.reference)
+            try:
+                return pystac.Item.from_file(self.reference)
+            except Exception as err:  # pystac raises OSError, STACError, JSON errors
+                raise InputNotFoundError(
+                    self.reference, f'the reference Item cannot be read ({err})'
+                ) from err
         same = [
             other
             for other in earlier
@@ -194,39 +305,19 @@ class StacWatcher:
         for item in self.items():
             try:
                 asset = self._asset(item)
-                key = f'{item.id}|{asset.href}|{_version(asset)}'
+                path = self._href(item, asset)
+                key = f'{item.id}|{asset.href}|{_version(asset, path)}'
                 if key in state:
                     earlier.append(item)
                     continue
-                path = self._path(item, asset)
+                self._check(item, asset, path)
+                job = self._job(item, asset, path, self._reference(item, earlier))
             except CSTFError as err:
                 failed = f'{item.id}|{item.get_self_href()}'
                 if failed not in state:
                     self._state.record(failed, {'error': err.code, 'message': str(err)})
                     state[failed] = err.code
                 continue
-            reference = self._reference(item, earlier)
-            versions = _versions(path, asset)
-            common = {
-                'output_dir': str(self.output_dir),
-                'parameters': self.parameters,
-                'source_item': item.get_self_href(),
-            }
-            job: DetectionJob | PipelineJob
-            if reference is None or reference.id == item.id:
-                job = build(DetectionJob, scene=path, input_versions=versions, **common)
-            else:
-                reference_asset = self._asset(reference)
-                reference_path = self._path(reference, reference_asset)
-                job = build(
-                    PipelineJob,
-                    reference=reference_path,
-                    query=path,
-                    input_versions=versions
-                    | _versions(reference_path, reference_asset),
-                    **common,
-                    **self.options,
-                )
             handle = self.client.submit(job)
             self._state.record(key, handle.id)
             state[key] = handle.id

@@ -17,7 +17,13 @@ from torchvision.models._api import WeightsEnum
 from ..errors import InputError, ModelNotFoundError
 from .detector import CSTFDetector
 from .matcher import CSTFMatcher
-from .weights import load_checkpoint, load_weights, model_state, read_checkpoint
+from .weights import (
+    load_checkpoint,
+    load_weights,
+    model_state,
+    read_checkpoint,
+    sha256_of,
+)
 
 #: what the builders' and :func:`get_model`'s ``weights`` accept
 type WeightsArg = WeightsEnum | str | os.PathLike[str] | None
@@ -285,12 +291,16 @@ class ResolvedModel:
         name: its registered name, its checkpoint's file stem, or its class name.
         weights: the released weights member it was loaded with, if any.
         hparams: the hyperparameters its checkpoint recorded (empty otherwise).
+        sha256: the SHA-256 of the weights file it was loaded from (released
+            weights or a checkpoint; ``None`` for an object or random weights),
+            which results record as their provenance.
     """
 
     model: nn.Module
     name: str
     weights: WeightsEnum | None = None
     hparams: dict[str, Any] = field(default_factory=dict)
+    sha256: str | None = None
 
 
 def resolve_model(
@@ -342,11 +352,10 @@ def resolve_model(
         owner = model_of(member)
         if owner not in names:
             raise InputError('model', f'{text}: not a {kind.noun} (weights of {owner})')
-        return ResolvedModel(get_model(owner, weights=member), owner, member)
+        return _released(owner, member)
     if text in names:
         if text in WEIGHTS:
-            member = next(iter(WEIGHTS[text].__members__.values()))
-            return ResolvedModel(get_model(text, weights=member), text, member)
+            return _released(text, next(iter(WEIGHTS[text].__members__.values())))
         if not allow_random:
             released = sorted(name for name in names if name in WEIGHTS)
             raise ModelNotFoundError(
@@ -367,6 +376,12 @@ def resolve_model(
     )
 
 
+def _released(name: str, member: WeightsEnum) -> ResolvedModel:
+    """A registered model with one of its released weights."""
+    built = get_model(name, weights=member)
+    return ResolvedModel(built, name, member, sha256=member.value.meta.get('sha256'))
+
+
 def _from_file(path: Path, kind: ModelKind) -> ResolvedModel:
     """A model from a Lightning checkpoint's hyperparameters, or a default's state dict."""
     data = read_checkpoint(path)  # once: hyperparameters and weights
@@ -380,9 +395,11 @@ def _from_file(path: Path, kind: ModelKind) -> ResolvedModel:
             )
         built = get_model(kind.default)
         load_into(built, model_state(data), f'{path.name} ({kind.default})')
-        return ResolvedModel(built.eval(), path.stem)
+        return ResolvedModel(built.eval(), path.stem, sha256=sha256_of(path))
     accepted = inspect.signature(kind.cls).parameters
     kwargs = {key: value for key, value in hparams.items() if key in accepted}
     built = kind.cls(**kwargs)
     load_into(built, model_state(data), f'{path.name} ({kind.cls.__name__}({kwargs}))')
-    return ResolvedModel(built.eval(), path.stem, None, dict(hparams))
+    return ResolvedModel(
+        built.eval(), path.stem, None, dict(hparams), sha256=sha256_of(path)
+    )

@@ -35,6 +35,7 @@ ASSET_ROLES: dict[str, tuple[str, ...]] = {
     'query_on_reference': ('data',),
     'tie_points': ('data',),
     'quicklook': ('overview',),
+    'thumbnail': ('thumbnail',),
     'matches': ('overview',),
     'report': ('metadata',),
     'manifest': ('metadata',),
