@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from .parsing import size, value_range
 
 if TYPE_CHECKING:
     from ..synthetic import SceneTruth
+    from ..synthetic.settings import GroundSettings
 
 
 def _describe(truth: SceneTruth) -> str:
@@ -24,47 +26,55 @@ def _describe(truth: SceneTruth) -> str:
     )
 
 
-def _synth_scene(args: argparse.Namespace) -> int:
-    from ..synthetic import generate_scene
+#: CLI option → settings field, where the names differ (by settings class name)
+_RENAMED: dict[str, dict[str, str]] = {
+    'SceneSettings': {'objects': 'num_objects', 'clouds': 'cloud_cover'},
+    'PairSettings': {
+        'objects': 'num_objects',
+        'clouds': 'cloud_cover',
+        'bands': 'query_bands',
+        'dtype': 'query_dtype',
+    },
+}
+#: said by every option left to the simulator
+_DEFAULT = " (default: the simulator's, see {}.{})"
 
+
+def _settings[S: GroundSettings](cls: type[S], args: argparse.Namespace) -> S:
+    """The settings record of the options given (``None``: the record's default)."""
+    renamed = _RENAMED[cls.__name__]
+    names = {f.name for f in dataclasses.fields(cls)}
+    given = {
+        renamed.get(option, option): value
+        for option, value in vars(args).items()
+        if value is not None and renamed.get(option, option) in names
+    }
+    return cls(**given)
+
+
+def _synth_scene(args: argparse.Namespace) -> int:
+    from ..synthetic import SceneSettings, generate_scene
+
+    size = {} if args.size is None else {'size': args.size}
     truth = generate_scene(
         args.out,
-        size=args.size,
         seed=args.seed,
-        modality=args.modality,
-        bands=args.bands,
-        dtype=args.dtype,
-        gsd=args.gsd,
-        crs=args.crs,
-        num_objects=args.objects,
-        cloud_cover=args.clouds,
+        settings=_settings(SceneSettings, args),
         truth_path=args.truth,
+        **size,
     )
     print(_describe(truth))
     return 0
 
 
 def _synth_pair(args: argparse.Namespace) -> int:
-    from ..synthetic import generate_pair
+    from ..synthetic import PairSettings, generate_pair
 
     truth = generate_pair(
         args.reference,
         args.query,
         seed=args.seed,
-        size=args.size,
-        query_size=args.query_size,
-        modality=args.modality,
-        reference_modality=args.reference_modality,
-        query_bands=args.bands,
-        query_dtype=args.dtype,
-        warp=args.warp,
-        scale=args.scale,
-        rotation=args.rotation,
-        time_change=args.time_change,
-        gsd=args.gsd,
-        crs=args.crs,
-        num_objects=args.objects,
-        cloud_cover=args.clouds,
+        settings=_settings(PairSettings, args),
         truth_path=args.truth,
     )
     changes = Counter(truth.changes.values())
@@ -78,20 +88,30 @@ def _synth_pair(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common_synth_options(parser: argparse.ArgumentParser) -> None:
+def _common_synth_options(parser: argparse.ArgumentParser, settings: str) -> None:
+    """Options of scenes and pairs (``settings``: the record their defaults live in)."""
     parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
-    parser.add_argument('--gsd', type=float, default=0.5, help='pixel size in metres')
     parser.add_argument(
-        '--crs', default='EPSG:32633', help='projected CRS (default EPSG:32633)'
+        '--gsd',
+        type=float,
+        help='pixel size in metres' + _DEFAULT.format(settings, 'gsd'),
     )
     parser.add_argument(
-        '--objects', type=int, default=None, help='number of targets to place'
+        '--crs', help='projected CRS' + _DEFAULT.format(settings, 'crs')
     )
     parser.add_argument(
-        '--clouds', type=float, default=0.0, help='cloud cover in [0, 1] (optical)'
+        '--objects',
+        type=int,
+        help='number of targets to place' + _DEFAULT.format(settings, 'num_objects'),
     )
-    parser.add_argument('--dtype', choices=('uint8', 'uint16'), default=None)
-    parser.add_argument('--bands', type=int, default=None, help='band count')
+    parser.add_argument(
+        '--clouds',
+        type=float,
+        help='cloud cover in [0, 1] (optical)'
+        + _DEFAULT.format(settings, 'cloud_cover'),
+    )
+    parser.add_argument('--dtype', choices=('uint8', 'uint16'))
+    parser.add_argument('--bands', type=int, help='band count')
     parser.add_argument('--truth', default=None, help='write the ground truth as JSON')
 
 
@@ -105,12 +125,14 @@ def add_synth_commands(commands: Any) -> None:
     scene = kinds.add_parser('scene', help='one GeoTIFF scene with oriented objects')
     scene.add_argument('out', help='output GeoTIFF')
     scene.add_argument(
-        '--size', type=size, default=(1024, 1024), help='ROWSxCOLS (default 1024)'
+        '--size', type=size, help="ROWSxCOLS (default: generate_scene's)"
     )
     scene.add_argument(
-        '--modality', choices=('optical', 'sar', 'thermal'), default='optical'
+        '--modality',
+        choices=('optical', 'sar', 'thermal'),
+        help='modality' + _DEFAULT.format('SceneSettings', 'modality'),
     )
-    _common_synth_options(scene)
+    _common_synth_options(scene, 'SceneSettings')
     scene.set_defaults(handler=_synth_scene)
 
     pair = kinds.add_parser(
@@ -119,34 +141,45 @@ def add_synth_commands(commands: Any) -> None:
     pair.add_argument('reference', help='output GeoTIFF of the reference')
     pair.add_argument('query', help='output GeoTIFF of the query')
     pair.add_argument(
-        '--size', type=size, default=(512, 512), help='reference ROWSxCOLS'
+        '--size',
+        type=size,
+        help='reference ROWSxCOLS' + _DEFAULT.format('PairSettings', 'size'),
     )
-    pair.add_argument('--query-size', type=size, default=None, help='query ROWSxCOLS')
+    pair.add_argument(
+        '--query-size', type=size, help='query ROWSxCOLS (default --size)'
+    )
     pair.add_argument(
         '--modality',
         choices=('optical', 'sar', 'thermal'),
-        default='sar',
-        help='query modality (default sar)',
+        help='query modality' + _DEFAULT.format('PairSettings', 'modality'),
     )
     pair.add_argument(
-        '--reference-modality', choices=('optical', 'sar', 'thermal'), default='optical'
+        '--reference-modality',
+        choices=('optical', 'sar', 'thermal'),
+        help='reference modality'
+        + _DEFAULT.format('PairSettings', 'reference_modality'),
     )
     pair.add_argument(
         '--warp',
         choices=('identity', 'similarity', 'affine', 'homography'),
-        default='homography',
+        help='warp model' + _DEFAULT.format('PairSettings', 'warp'),
     )
     pair.add_argument(
-        '--scale', type=value_range, default=(0.5, 2.0), help='MIN:MAX (default 0.5:2)'
+        '--scale',
+        type=value_range,
+        help='MIN:MAX query pixels per reference pixel'
+        + _DEFAULT.format('PairSettings', 'scale'),
     )
     pair.add_argument(
         '--rotation',
         type=value_range,
-        default=(-180.0, 180.0),
-        help='MIN:MAX degrees (default -180:180)',
+        help='MIN:MAX degrees' + _DEFAULT.format('PairSettings', 'rotation'),
     )
     pair.add_argument(
-        '--time-change', type=float, default=0.3, help='share of objects that change'
+        '--time-change',
+        type=float,
+        help='share of objects that change'
+        + _DEFAULT.format('PairSettings', 'time_change'),
     )
-    _common_synth_options(pair)
+    _common_synth_options(pair, 'PairSettings')
     pair.set_defaults(handler=_synth_pair)
