@@ -10,12 +10,18 @@
   (``benchmarks/results/tutorial_costs.json``, and ``tutorial_costs_gpu.json``
   once measured on a GPU), each with its device.
 - The site is named after the package version it documents.
+- With ``CSTF_DOCS_VERSIONED=1`` (set by ``tox -e docs``, which CI runs) the
+  site is built into a folder named after that version, ``SITE_DIR/<version>/``,
+  beside the versions built before; ``SITE_DIR/versions.json`` lists them and
+  ``SITE_DIR/index.html`` redirects to the version just built (mike's layout,
+  without mike or git).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -26,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ERRORS = ROOT / 'torchgeo_cstf' / 'errors.py'
 COSTS = re.compile(r'<!-- tutorial-costs: (\w+) -->')
 RESULTS = ROOT / 'benchmarks' / 'results'
+#: the environment variable that turns the versioned layout on
+VERSIONED = 'CSTF_DOCS_VERSIONED'
 
 
 def _errors_module() -> Any:
@@ -114,10 +122,45 @@ def package_version() -> str:
     return found[1]
 
 
+def versioned() -> bool:
+    """Whether this build goes into a folder named after the version."""
+    return os.environ.get(VERSIONED, '').strip().lower() in {'1', 'true', 'yes'}
+
+
 def on_config(config: Any, **_: Any) -> Any:
-    """Name the site after the version it documents."""
-    config['site_name'] = f'torchgeo-cstf {package_version()}'
+    """Name the site after the version it documents; versioned: build into ``<version>/``."""
+    version = package_version()
+    config['site_name'] = f'torchgeo-cstf {version}'
+    if versioned():
+        config['site_dir'] = str(Path(config['site_dir']) / version)
     return config
+
+
+def on_post_build(config: Any, **_: Any) -> None:
+    """Versioned builds: list the built versions and point the root at this one.
+
+    Writes ``versions.json`` (the version folders holding a built site, sorted
+    by name) and an ``index.html`` that redirects to the version just built,
+    both in the folder above the version's.
+    """
+    if not versioned():
+        return
+    site = Path(config['site_dir'])
+    root = site.parent
+    versions = sorted(
+        folder.name
+        for folder in root.iterdir()
+        if folder.is_dir() and (folder / 'index.html').is_file()
+    )
+    (root / 'versions.json').write_text(
+        json.dumps({'latest': site.name, 'versions': versions}, indent=2) + '\n'
+    )
+    (root / 'index.html').write_text(
+        '<!doctype html>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="refresh" content="0; url={site.name}/">\n'
+        f'<link rel="canonical" href="{site.name}/">\n'
+        f'<a href="{site.name}/">torchgeo-cstf {site.name}</a>\n'
+    )
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
