@@ -21,15 +21,20 @@ device:
   ``SyntheticScenesDataModule`` (real files of the simulator, not real
   imagery), the same two mAPs.
 - **Speed**: images/s of the whole ``predict`` (network, decoding, NMS) at
-  ``--speed-size``² (default: the dataset's input size), batch ``--batch``, in
+  ``--speed-size``² (default: the input size of the scored data: ``--hrsc-size``
+  with ``--hrsc``, else ``--dota-size`` with ``--dota`` or ``--dota-test``, else
+  ``--synthetic-size``), batch ``--batch``, in
   ``--precision`` (fp32, bf16, fp16 on CUDA), median of ``--repeats`` timed
   batches after two warm-up batches, with the device's name.
 - **Fusion ablation** (``--fusion``): one detector per fusion mode (``none``,
   ``sum``, ``ca``, ``sca``, ``concat`` = CA‖SCA), the same trunk, seed and
   budget (``--steps`` steps at ``--train-batch``), trained on HRSC2016
-  ``trainval`` when ``--hrsc`` is given, else on synthetic scenes, and scored
-  as above: the paper's ablation rows from one command. Meant for a GPU with a
-  real budget; on CPU with a few steps it only shows that the harness works.
+  ``trainval`` when ``--hrsc`` is given, else on synthetic scenes
+  (``--synthetic N``, N held-out scenes scored), and scored as above: the
+  paper's ablation rows from one command. DOTA is not an ablation set:
+  ``--fusion`` with only ``--dota``/``--dota-test`` is refused. The output names
+  the data the rows were trained and scored on. Meant for a GPU with a real
+  budget; on CPU with a few steps it only shows that the harness works.
 
 Writes ``--out/paper_tables.json`` and ``--out/paper_tables.md``; DOTA Task 1
 files go to ``--out/dota_val/`` and ``--out/dota_test/`` (+ ``.zip``).
@@ -386,19 +391,72 @@ def train(
     return task.eval()
 
 
+def speed_input(args: argparse.Namespace) -> int:
+    """The side of the speed test's images: ``--speed-size``, else the scored data's.
+
+    HRSC2016 first (``--hrsc-size``), then DOTA (``--dota-size``, whether
+    ``--dota`` or only ``--dota-test`` is given), else the synthetic scenes
+    (``--synthetic-size``).
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        The image side in pixels.
+    """
+    if args.speed_size:
+        return int(args.speed_size)
+    if args.hrsc:
+        return int(args.hrsc_size)
+    if args.dota or args.dota_test:
+        return int(args.dota_size)
+    return int(args.synthetic_size)
+
+
+def ablation_data(args: argparse.Namespace) -> str:
+    """The set the fusion ablation trains and scores on: ``hrsc2016`` or ``synthetic``.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        ``hrsc2016`` with ``--hrsc``, else ``synthetic`` with ``--synthetic N``.
+
+    Raises:
+        InputError: neither is given (DOTA is not an ablation set).
+    """
+    if args.hrsc:
+        return 'hrsc2016'
+    if args.synthetic:
+        return 'synthetic'
+    raise InputError(
+        '--fusion',
+        'the ablation trains on HRSC2016 (--hrsc ROOT) or on synthetic scenes '
+        '(--synthetic N); it does not train on DOTA (--dota, --dota-test)',
+    )
+
+
 def ablation(args: argparse.Namespace) -> dict[str, Any]:
     """One row per fusion mode: the same trunk, seed and budget."""
     rows = {}
-    name = 'hrsc2016' if args.hrsc else 'synthetic'
-    size = args.speed_size or (args.hrsc_size if args.hrsc else args.synthetic_size)
+    name = ablation_data(args)
+    dataset = 'HRSC2016' if name == 'hrsc2016' else 'synthetic scenes'
+    print(
+        f'fusion ablation: training and scoring on {dataset} '
+        f'({args.data_kind if name == "hrsc2016" else "synthetic"} data)',
+        flush=True,
+    )
+    size = args.speed_size or (
+        args.hrsc_size if name == 'hrsc2016' else args.synthetic_size
+    )
     for fusion in ABLATION:
         datamodule, _, classes, _ = evaluation_set(name, args, args.train_batch)
         model = train(fusion, datamodule, classes, args).model
         rows[fusion] = table(name, model, args, fusion)
         rows[fusion]['fps'] = speed(model, size, args, fusion)['fps']
     return {
-        'data': args.data_kind if args.hrsc else 'synthetic',
-        'dataset': 'HRSC2016' if args.hrsc else 'synthetic scenes',
+        'data': args.data_kind if name == 'hrsc2016' else 'synthetic',
+        'dataset': dataset,
         'steps': args.steps,
         'train_batch': args.train_batch,
         'backbone': args.backbone,
@@ -533,6 +591,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error('give --hrsc, --dota, --dota-test or --synthetic N')
     if not args.checkpoint and not args.fusion:
         parser.error('give --checkpoint (or --fusion, which trains its own models)')
+    if args.fusion:
+        try:
+            ablation_data(args)
+        except InputError as err:
+            parser.error(str(err))
     return args
 
 
@@ -559,10 +622,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 report['dota'] = dota_table(model, args, work)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-        size = args.speed_size or (
-            args.hrsc_size if args.hrsc else args.dota_size if args.dota else 512
-        )
-        report['speed'] = speed(model, size, args, args.checkpoint)
+        report['speed'] = speed(model, speed_input(args), args, args.checkpoint)
     if args.fusion:
         report['ablation'] = ablation(args)
     text = markdown(report)

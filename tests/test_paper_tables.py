@@ -101,9 +101,38 @@ def test_dota_val_scored_and_test_written_as_task1(tmp_path: Path) -> None:
     assert len(files) == len(classes)
     with zipfile.ZipFile(table['test_submission']['zip']) as bundle:
         assert sorted(bundle.namelist()) == files
+    assert report['speed']['input'] == 64
+    # only the test images: the speed is still measured at the DOTA size
+    report = paper_tables.main([
+        '--checkpoint', str(ckpt), '--dota-test', str(DATA / 'dota'),
+        '--dota-size', '64', '--dota-gap', '16', '--data-kind', 'fake-format',
+        '--repeats', '1', '--out', str(tmp_path / 'test_only'),
+    ])  # fmt: skip
+    assert 'test_submission' in report['dota'] and 'ap07' not in report['dota']
+    assert report['speed']['input'] == 64
 
 
-def test_fusion_ablation_rows_from_one_command(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ('given', 'expected'),
+    [
+        (['--hrsc', 'H', '--dota', 'D'], 800),
+        (['--dota', 'D'], 1024),
+        (['--dota-test', 'D'], 1024),
+        (['--dota-test', 'D', '--dota-size', '640'], 640),
+        (['--synthetic', '2', '--synthetic-size', '256'], 256),
+        (['--dota-test', 'D', '--speed-size', '320'], 320),
+    ],
+)
+def test_the_speed_input_is_the_scored_data_size(
+    given: list[str], expected: int
+) -> None:
+    args = paper_tables.parse_args(['--checkpoint', 'ckpt', *given])
+    assert paper_tables.speed_input(args) == expected
+
+
+def test_fusion_ablation_rows_from_one_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = paper_tables.main([
         '--fusion', '--synthetic', '2', '--synthetic-size', '128', '--steps', '1',
         '--train-batch', '1', '--backbone', 'regnetx_002', '--repeats', '1',
@@ -112,7 +141,28 @@ def test_fusion_ablation_rows_from_one_command(tmp_path: Path) -> None:
     ablation = report['ablation']
     assert list(ablation['rows']) == ['none', 'sum', 'ca', 'sca', 'concat']
     assert ablation['data'] == 'synthetic' and ablation['steps'] == 1
+    assert ablation['dataset'] == 'synthetic scenes'
+    assert 'fusion ablation: training and scoring on synthetic scenes' in (
+        capsys.readouterr().out
+    )
     for row in ablation['rows'].values():
         assert row['images'] == 2 and 0.0 <= row['map07'] <= 100.0 and row['fps'] > 0
     assert ablation['best'] in ablation['rows']
-    assert 'CA‖SCA (concat)' in (tmp_path / 'paper_tables.md').read_text()
+    text = (tmp_path / 'paper_tables.md').read_text()
+    assert 'CA‖SCA (concat)' in text
+    assert '## Fusion ablation (synthetic scenes, synthetic data, 1 steps' in text
+
+
+@pytest.mark.parametrize('dota', [['--dota', 'D'], ['--dota-test', 'D']])
+def test_fusion_on_dota_only_is_refused_naming_the_sets(
+    dota: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        paper_tables.parse_args(['--fusion', *dota])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert (
+        'HRSC2016 (--hrsc ROOT)' in error
+        and 'synthetic scenes (--synthetic N)' in error
+    )
+    assert 'does not train on DOTA' in error
