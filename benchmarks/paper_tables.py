@@ -86,8 +86,9 @@ from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.inference import resolve_detector
 from torchgeo_cstf.metrics import OrientedMeanAveragePrecision, evaluate_dota_task1
 from torchgeo_cstf.models import CSTFDetector
+from torchgeo_cstf.ops import pad_to_multiple
 from torchgeo_cstf.tasks import CSTFDetection
-from torchgeo_cstf.tasks.detection import pad_to_stride, targets_of
+from torchgeo_cstf.tasks.detection import targets_of
 
 #: the paper's figures (the abstract), beside which ours are printed
 PAPER = {'hrsc2016_map07': 90.99, 'dota_map': 90.86, 'fps': 12.5}
@@ -140,7 +141,7 @@ def check_classes(model: CSTFDetector, classes: tuple[str, ...], name: str) -> N
 
 def detect(model: CSTFDetector, image: torch.Tensor) -> list[dict[str, torch.Tensor]]:
     """Detections of a normalised batch, padded as the training task pads."""
-    return model.predict(pad_to_stride(image, model.size_multiple))
+    return model.predict(pad_to_multiple(image, model.size_multiple))
 
 
 def batches(

@@ -560,7 +560,11 @@ def test_merge_bad_prediction() -> None:
     bad = PatchPrediction(
         PatchOrigin('P1', 0, 8), torch.zeros(2, 4), torch.zeros(2), torch.zeros(2)
     )
-    with pytest.raises(InputError, match=r'P1__1.0__0___8: boxes must have shape'):
+    with pytest.raises(InputError, match=r'P1__1.0__0___8: must have shape \(N, 5\)'):
+        merge_patch_predictions([bad])
+    nan = torch.tensor([[1.0, 2.0, 3.0, 4.0, float('nan')]])
+    bad = PatchPrediction(PatchOrigin('P1'), nan, torch.zeros(1), torch.zeros(1))
+    with pytest.raises(InputError, match='P1__1.0__0___0: contains NaN'):
         merge_patch_predictions([bad])
     bad = PatchPrediction(
         PatchOrigin('P1'), torch.zeros(2, 5), torch.zeros(3), torch.zeros(2)
@@ -643,6 +647,7 @@ def test_command_line_user_error(
 
 
 def test_old_detection_names_warn() -> None:
+    from torchgeo_cstf import datasets
     from torchgeo_cstf.datasets import dota
     from torchgeo_cstf.models import detector
 
@@ -650,6 +655,8 @@ def test_old_detection_names_warn() -> None:
         DeprecationWarning, match='is now torchgeo_cstf.datasets.dota.ImageDetections'
     ):
         assert dota.Detections is ImageDetections
+    with pytest.warns(DeprecationWarning, match='datasets.Detections is now'):
+        assert datasets.Detections is ImageDetections
     with pytest.warns(
         DeprecationWarning,
         match='is now torchgeo_cstf.models.detector.BatchPredictions',

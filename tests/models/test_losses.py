@@ -78,3 +78,8 @@ def test_kld_is_zero_for_identical_boxes() -> None:
     moved = box.clone()
     moved[0, 0] += 10
     assert kld_loss(moved, box).item() > 0.2
+
+
+def test_box_gaussians_need_boxes() -> None:
+    with pytest.raises(InputError, match=r'boxes: must have shape \(N, 5\)'):
+        box_gaussians(torch.zeros(3, 4))

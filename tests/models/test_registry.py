@@ -153,6 +153,9 @@ def test_one_resolver_for_every_kind(tmp_path: Path) -> None:
             resolve_model('yolo', kind)
         with pytest.raises(ModelNotFoundError, match='no such checkpoint'):
             resolve_model(tmp_path / 'missing.ckpt', kind)
+    # get_model reads a weights argument by the same rule
+    with pytest.raises(ModelNotFoundError, match='no such checkpoint'):
+        get_model('cstf_detector_regnetx_002', weights=str(tmp_path / 'missing.ckpt'))
     with pytest.raises(InputError, match='not a matcher'):
         resolve_model(trained, MATCHERS)
     with pytest.raises(InputError, match='not a detector'):

@@ -7,8 +7,9 @@ from lightning import Trainer
 from torchgeo.main import main
 
 from torchgeo_cstf.datamodules import SyntheticScenesDataModule
+from torchgeo_cstf.ops import pad_to_multiple
 from torchgeo_cstf.tasks import CSTFDetection
-from torchgeo_cstf.tasks.detection import pad_to_stride, targets_of
+from torchgeo_cstf.tasks.detection import targets_of
 
 SMALL = {'backbone': 'regnetx_002', 'channels': 32}
 
@@ -26,11 +27,11 @@ def _batch() -> dict[str, Any]:
 
 
 def test_padding_and_targets() -> None:
-    padded = pad_to_stride(torch.ones(1, 3, 100, 120), 32)
+    padded = pad_to_multiple(torch.ones(1, 3, 100, 120), 32)
     assert padded.shape[-2:] == (128, 128)
     assert padded[..., :100, :120].eq(1).all() and padded[..., 100:, :].eq(0).all()
     aligned = torch.ones(1, 1, 64, 96)
-    assert pad_to_stride(aligned, 32) is aligned
+    assert pad_to_multiple(aligned, 32) is aligned
     targets = targets_of(_batch())
     assert [len(t['boxes']) for t in targets] == [2, 1]
     assert [t['difficult'].tolist() for t in targets] == [[False, False], [False]]

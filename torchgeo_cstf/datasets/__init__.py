@@ -1,5 +1,6 @@
 """Datasets: HRSC2016, DOTA, HIT-UAV, synthetic scenes, cross-modal and real image pairs."""
 
+from ..deprecation import moved_names
 from .dota import (
     DOTA,
     DotaObject,
@@ -32,4 +33,8 @@ __all__ = (
     'read_dota_labels',
     'split_dota',
     'write_task1',
+)
+
+__getattr__ = moved_names(
+    __name__, {'Detections': 'torchgeo_cstf.datasets.dota:ImageDetections'}
 )

@@ -22,7 +22,7 @@ from .listed import ListedImages
 from .xml_fields import xml_number
 
 #: ``Class_ID`` → (fine class, as MMRotate spells it; level-2 parent), in
-#: MMRotate's ``classwise=True`` order; see the module docstring for sources.
+#: MMRotate's ``classwise=True`` order; sources in ``docs/datasets/hrsc2016.md``.
 CLASS_IDS: dict[int, tuple[str, str]] = {
     100000001: ('ship', 'ship'),
     100000002: ('aircraft carrier', 'aircraft carrier'),

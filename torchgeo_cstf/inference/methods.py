@@ -36,6 +36,7 @@ from ..models.dense import DenseMatcher, Described, Stage, warp_image
 from ..models.matcher import CSTFMatcher, Matches, warp_points
 from ..models.search import search_rotation_scale
 from ..models.transform import Matrix, Transform, estimate_transform
+from ..ops.padding import pad_to_multiple
 from ..options import METHODS, MatchMethod, TransformModel
 
 
@@ -71,10 +72,7 @@ def check_method(method: str) -> None:
 def _padded(image: Tensor, bands: int, multiple: int) -> Tensor:
     """(1, bands, H', W'): bands adapted, padded right/bottom to ``multiple``."""
     pixels = torch.from_numpy(np.ascontiguousarray(fit_bands(image.numpy(), bands)))
-    c, h, w = pixels.shape
-    out = torch.zeros(1, c, -(-h // multiple) * multiple, -(-w // multiple) * multiple)
-    out[0, :, :h, :w] = pixels
-    return out
+    return pad_to_multiple(pixels[None].float(), multiple)
 
 
 def _inside(xy: Tensor, height: int, width: int) -> Tensor:

@@ -1,10 +1,10 @@
 """Offline DOTA Task 1 (oriented boxes) evaluation from text files.
 
 Reads the files the DOTA evaluation server takes, ``Task1_<class>.txt`` with
-lines ``<image_id> <score> x1 y1 x2 y2 x3 y3 x4 y4``, and DOTA label files
-(``x1 y1 ... x4 y4 <class> [<difficult>]`` with optional ``imagesource:`` and
-``gsd:`` header lines), and scores them with the devkit protocol of
-:mod:`torchgeo_cstf.metrics.ap`.
+lines ``<image_id> <score> x1 y1 x2 y2 x3 y3 x4 y4``, and the DOTA label
+files through the dataset's parser
+(:func:`~torchgeo_cstf.datasets.dota.read_dota_labels`), and scores them with
+the devkit protocol of :mod:`torchgeo_cstf.metrics.ap`.
 
 Quadrilaterals are turned into their minimum-area rectangles
 (:func:`~torchgeo_cstf.ops.poly_to_cxcywhr`) before the IoU is taken, while the

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
+from ..ops.boxes import check_boxes
 
 
 def box_gaussians(boxes: Tensor) -> tuple[Tensor, Tensor]:
@@ -33,8 +34,7 @@ def box_gaussians(boxes: Tensor) -> tuple[Tensor, Tensor]:
     Returns:
         The Gaussians' means and covariances.
     """
-    if boxes.ndim != 2 or boxes.shape[-1] != 5:
-        raise InputError('boxes', f'must have shape (N, 5), got {tuple(boxes.shape)}')
+    check_boxes(boxes, values=False)  # on the training path: no device sync
     rad = torch.deg2rad(boxes[:, 4])
     cos, sin = torch.cos(rad), torch.sin(rad)
     # the w axis is (cos, -sin), the h axis (sin, cos) in pixel coordinates

@@ -191,12 +191,29 @@ def get_model(name: str, weights: WeightsArg = None, **kwargs: Any) -> nn.Module
     return model.eval()
 
 
+def _names_weights(text: str) -> bool:
+    """Whether a string is a weights name (``Enum.MEMBER``), not a file path.
+
+    One rule for :func:`get_model` and :func:`resolve_model`: an existing file
+    or a name with a checkpoint suffix is a path; another dotted name is a
+    weights name.
+    """
+    path = Path(text)
+    return '.' in text and path.suffix not in CHECKPOINT_SUFFIXES and not path.exists()
+
+
 def _member(weights: WeightsEnum | str | os.PathLike[str] | None) -> WeightsEnum | None:
-    """The weights member ``weights`` names, or None for a path (or nothing)."""
-    if isinstance(weights, str) and '.' in weights and not os.path.exists(weights):
-        return get_weight(weights)
+    """The weights member ``weights`` names, or None for a path (or nothing).
+
+    Raises:
+        ModelNotFoundError: a checkpoint path that does not exist.
+    """
     if isinstance(weights, Enum):
         return weights
+    if isinstance(weights, str) and _names_weights(weights):
+        return get_weight(weights)
+    if weights is not None and not os.path.exists(weights):
+        raise ModelNotFoundError(weights, 'no such checkpoint')
     return None
 
 
@@ -347,7 +364,7 @@ def resolve_model(
     names = [name for name in list_models() if name.startswith(kind.family)]
     if path.exists():
         return _from_file(path, kind)
-    if '.' in text and path.suffix not in CHECKPOINT_SUFFIXES:
+    if _names_weights(text):
         member = get_weight(text)
         owner = model_of(member)
         if owner not in names:

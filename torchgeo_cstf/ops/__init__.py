@@ -19,6 +19,7 @@ from .homography import (
 )
 from .iou import rotated_box_iof, rotated_box_iou, rotated_box_iou_pairs
 from .nms import batched_rotated_nms, concatenate_boxes, merge_boxes, rotated_nms
+from .padding import pad_to_multiple
 
 __all__ = (
     'apply_homography',
@@ -32,6 +33,7 @@ __all__ = (
     'hrsc_mbox_to_cxcywhr',
     'jacobian',
     'merge_boxes',
+    'pad_to_multiple',
     'poly_to_cxcywhr',
     'rotated_box_iof',
     'rotated_box_iou',

@@ -8,7 +8,6 @@ from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor
 from torchgeo.tasks import BaseTask
@@ -17,30 +16,11 @@ from ..metrics import OrientedMeanAveragePrecision
 from ..models.cstf import Fusion
 from ..models.detector import BatchPredictions, CSTFDetector
 from ..models.registry import load_into
+from ..ops.padding import pad_to_multiple
 from .schedule import warmup_cosine_adamw
 
 #: validation batches whose first sample is plotted (when the logger can show figures)
 PLOTTED_BATCHES = 4
-
-
-def pad_to_stride(image: Tensor, multiple: int) -> Tensor:
-    """Zero-pad an image batch on the right and bottom to a multiple of ``multiple``.
-
-    Boxes need no change: the origin stays at the top-left corner.
-
-    Args:
-        image: (B, C, H, W) images.
-        multiple: the size multiple (the detector's
-            :attr:`~torchgeo_cstf.models.CSTFDetector.size_multiple`).
-
-    Returns:
-        The padded batch (the input itself when already aligned).
-    """
-    height, width = image.shape[-2:]
-    bottom, right = -height % multiple, -width % multiple
-    if bottom == 0 and right == 0:
-        return image
-    return F.pad(image, (0, right, 0, bottom))
 
 
 def targets_of(batch: dict[str, Any]) -> list[dict[str, Tensor]]:
@@ -182,9 +162,11 @@ class CSTFDetection(BaseTask):
 
     def _inputs(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
         multiple = self.model.size_multiple
-        image = pad_to_stride(batch['image'], multiple)
+        image = pad_to_multiple(batch['image'], multiple)
         reference = batch.get('reference') if self.hparams['temporal'] else None
-        return image, None if reference is None else pad_to_stride(reference, multiple)
+        return image, None if reference is None else pad_to_multiple(
+            reference, multiple
+        )
 
     def forward(
         self, image: Tensor, reference: Tensor | None = None
@@ -192,8 +174,8 @@ class CSTFDetection(BaseTask):
         """Detections of a batch of normalised images (see :meth:`predict_step`)."""
         multiple = self.model.size_multiple
         return self.model.predict(
-            pad_to_stride(image, multiple),
-            None if reference is None else pad_to_stride(reference, multiple),
+            pad_to_multiple(image, multiple),
+            None if reference is None else pad_to_multiple(reference, multiple),
         )
 
     def training_step(

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ...errors import InputError
 from ...io.atomic import atomic_output
-from ...ops.boxes import cxcywhr_to_poly
+from ...ops.boxes import check_boxes, cxcywhr_to_poly
 from ...ops.nms import merge_boxes
 from .dataset import PatchOrigin
 
@@ -96,10 +96,7 @@ def merge_patch_predictions(
 def _check_prediction(prediction: PatchPrediction) -> None:
     boxes, scores, labels = prediction.boxes, prediction.scores, prediction.labels
     name = f'prediction for {prediction.origin.name}'
-    if boxes.ndim != 2 or boxes.shape[1] != 5:
-        raise InputError(
-            name, f'boxes must have shape (N, 5), got {tuple(boxes.shape)}'
-        )
+    check_boxes(boxes, f'boxes of the {name}')
     if scores.shape != (len(boxes),) or labels.shape != (len(boxes),):
         raise InputError(
             name,
