@@ -49,24 +49,30 @@ def _block_offset(path: Path, x: int, y: int) -> int:
 def write_bad_rasters(directory: Path) -> dict[str, Path]:
     """Rasters as they arrive broken, each named by what is wrong with it.
 
+    - ``good``: the intact 1024² scene (seed 5) the broken ones are made from;
     - ``truncated``: a 1024² COG (header first) cut inside its block (2, 2),
       as a partial download leaves it: the first tiles read, later ones fail;
     - ``corrupt``: a tiled GeoTIFF whose block (1, 1) is overwritten;
-    - ``nodata``: every pixel nodata; ``nan``: a float band of NaN only;
+    - ``nodata``: every pixel nodata; ``nan``: a float band of NaN only (both
+      on the ground of ``good``, so a pair with it overlaps);
     - ``line``: 1 × 300 pixels;
-    - ``unknown_codec``: a GeoTIFF whose compression tag names no codec.
+    - ``unknown_codec``: a GeoTIFF whose compression tag names no codec;
+    - ``logl``, ``photometric_99``, ``cielab``: copies of ``plain`` (3 × 64²
+      uint8) whose PhotometricInterpretation tag says LogL (32844), an
+      undefined 99 and CIELab (8).
     """
     import numpy as np
+    import rasterio
     import rasterio.shutil
-    from affine import Affine
 
     from torchgeo_cstf.io import write_geotiff
     from torchgeo_cstf.synthetic import generate_scene
 
     directory.mkdir(parents=True, exist_ok=True)
-    transform = Affine(1.0, 0.0, 500000.0, 0.0, -1.0, 4000000.0)
     good = directory / 'good-1024.tif'
     generate_scene(good, (1024, 1024), 5, num_objects=12)
+    with rasterio.open(good) as src:
+        transform = src.transform
     cog = directory / 'cog.tif'
     rasterio.shutil.copy(good, cog, driver='COG', BLOCKSIZE=256)
     truncated = directory / 'truncated.tif'
@@ -76,7 +82,7 @@ def write_bad_rasters(directory: Path) -> dict[str, Path]:
     start = _block_offset(good, 1, 1)
     data[start : start + 512] = bytes(512)
     corrupt.write_bytes(bytes(data))
-    paths = {'truncated': truncated, 'corrupt': corrupt}
+    paths = {'good': good, 'truncated': truncated, 'corrupt': corrupt}
     paths['nodata'] = directory / 'nodata.tif'
     write_geotiff(
         paths['nodata'],
@@ -99,14 +105,29 @@ def write_bad_rasters(directory: Path) -> dict[str, Path]:
         crs='EPSG:32633',
         transform=transform,
     )
-    paths['unknown_codec'] = _with_compression_code(
-        paths['line'], directory / 'unknown_codec.tif', 65000
+    paths['unknown_codec'] = _with_tag(
+        paths['line'], directory / 'unknown_codec.tif', COMPRESSION, 65000
     )
+    paths['plain'] = directory / 'plain.tif'
+    write_geotiff(
+        paths['plain'],
+        np.random.default_rng(0).integers(0, 200, (3, 64, 64)).astype(np.uint8),
+        crs='EPSG:32633',
+        transform=transform,
+    )
+    for name, code in (('logl', 32844), ('photometric_99', 99), ('cielab', 8)):
+        paths[name] = _with_tag(
+            paths['plain'], directory / f'{name}.tif', PHOTOMETRIC, code
+        )
     return paths
 
 
-def _with_compression_code(source: Path, target: Path, code: int) -> Path:
-    """A copy of a little-endian GeoTIFF whose Compression tag says ``code``."""
+#: TIFF tags :func:`_with_tag` rewrites
+COMPRESSION, PHOTOMETRIC = 259, 262
+
+
+def _with_tag(source: Path, target: Path, tag: int, value: int) -> Path:
+    """A copy of a little-endian GeoTIFF whose SHORT ``tag`` says ``value``."""
     import struct
 
     data = bytearray(source.read_bytes())
@@ -115,11 +136,11 @@ def _with_compression_code(source: Path, target: Path, code: int) -> Path:
     (count,) = struct.unpack_from('<H', data, directory)
     for index in range(count):
         entry = directory + 2 + 12 * index
-        if struct.unpack_from('<H', data, entry)[0] == 259:  # Compression
-            struct.pack_into('<H', data, entry + 8, code)
+        if struct.unpack_from('<H', data, entry)[0] == tag:
+            struct.pack_into('<H', data, entry + 8, value)
             target.write_bytes(bytes(data))
             return target
-    raise AssertionError(f'{source}: no Compression tag')
+    raise AssertionError(f'{source}: no tag {tag}')
 
 
 @pytest.fixture

@@ -146,6 +146,8 @@ def test_broken_rasters_exit_2_with_their_code(
 
     cases = {
         'truncated': 'cannot read rows',
+        'corrupt': 'cannot read rows 0–1023, cols 0–1023',  # its one tile
+        'unknown_codec': 'missing codec of code 65000',
         'nodata': 'no valid pixel',
         'nan': 'no valid pixel',
         'line': 'too small',
@@ -158,9 +160,17 @@ def test_broken_rasters_exit_2_with_their_code(
         assert f'cstf: error: {bad[name]}: ' in result.stderr
         assert message in result.stderr and 'Traceback' not in result.stderr
         assert not (tmp_path / f'{name}.gpkg').exists()
-    good = tmp_path / 'bad' / 'good-1024.tif'
+    good = bad['good']
     match = cstf(
         'match', str(bad['truncated']), str(good), '--out', str(tmp_path / 'coreg')
     )
     assert match.returncode == 2, match.stderr
     assert 'truncated or damaged' in match.stderr and 'Traceback' not in match.stderr
+    # an all-nodata query on the reference's ground: refused, not "no transform"
+    empty = cstf(
+        'match', str(good), str(bad['nodata']), '--out', str(tmp_path / 'empty')
+    )
+    assert empty.returncode == 2, empty.stderr
+    assert f'cstf: error: {bad["nodata"]}: has no valid pixel' in empty.stderr
+    assert 'nothing to match' in empty.stderr and 'Traceback' not in empty.stderr
+    assert not (tmp_path / 'empty').exists()

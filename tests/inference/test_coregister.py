@@ -7,19 +7,32 @@ import pytest
 import rasterio
 import torch
 from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import Resampling, calculate_default_transform, reproject
 from rasterio.windows import Window
 
-from torchgeo_cstf.errors import InputError, NoOverlapError
+from torchgeo_cstf.errors import CRSError, EmptyInputError, InputError, NoOverlapError
+from torchgeo_cstf.inference import match
 from torchgeo_cstf.inference.coregister import (
     Coregistration,
+    coregister,
     overlap_in_reference,
     plan_windows,
     warp_to_reference,
     write_tie_points,
 )
 from torchgeo_cstf.inference.coregistration_files import write_coregistration
-from torchgeo_cstf.io import read_raster_info, write_geotiff
+from torchgeo_cstf.io import (
+    map_to_pixel,
+    pixel_to_map,
+    read_raster_info,
+    reproject_xy,
+    write_geotiff,
+)
 from torchgeo_cstf.models import Matches, Transform
+from torchgeo_cstf.ops.homography import apply_homography
+from torchgeo_cstf.options import RegistrationOptions
+from torchgeo_cstf.synthetic import generate_pair
 
 REF_TRANSFORM = Affine(1.0, 0.0, 400000.0, 0.0, -1.0, 5200000.0)
 
@@ -37,7 +50,8 @@ def test_overlap_and_window_plan(tmp_path: Path) -> None:
         crs='EPSG:32633',
         transform=REF_TRANSFORM,
     )
-    # the query covers the reference's right half (in another CRS)
+    # the query covers the reference's right half (same CRS; another CRS:
+    # test_coregister_a_query_in_another_crs)
     write_geotiff(
         tmp_path / 'right.tif',
         _texture(300, 200)[None],
@@ -185,3 +199,117 @@ def test_write_coregistration_writes_every_output_once(tmp_path: Path) -> None:
         'tie_points.gpkg',
     ]
     assert json.loads(none.report.read_text())['matrix'] is None
+
+
+DENSE = RegistrationOptions(method='dense', windows=1)
+
+
+def _reprojected(source: Path, target: Path, crs: str) -> Path:
+    """``source`` resampled (bilinear) into ``crs`` on GDAL's default grid."""
+    with rasterio.open(source) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, crs, src.width, src.height, *src.bounds
+        )
+        profile = src.profile | {
+            'crs': crs,
+            'transform': transform,
+            'width': width,
+            'height': height,
+        }
+        with rasterio.open(target, 'w', **profile) as dst:
+            for band in range(1, src.count + 1):
+                reproject(
+                    rasterio.band(src, band),
+                    rasterio.band(dst, band),
+                    resampling=Resampling.bilinear,
+                )
+    return target
+
+
+def test_coregister_a_query_in_another_crs(tmp_path: Path) -> None:
+    truth = generate_pair(
+        tmp_path / 'ref.tif', tmp_path / 'query.tif', 0, size=(256, 256),
+        modality='optical', warp='similarity', rotation=(-2, 2), scale=(0.98, 1.02),
+    )  # fmt: skip
+    # the query delivered in geographic coordinates (degrees, non-square
+    # pixels) while the reference is in UTM 33N
+    geographic = _reprojected(
+        tmp_path / 'query.tif', tmp_path / 'query-4326.tif', 'EPSG:4326'
+    )
+    result = coregister(tmp_path / 'ref.tif', geographic, options=DENSE)
+    assert result.query.crs == CRS.from_epsg(4326)
+    assert result.transform is not None and result.inliers >= 20
+    assert result.rmse_px < 1.0
+    # the truth, carried into the reprojected query's pixels: reference pixel
+    # → original query pixel (exact warp) → its map position in UTM (the
+    # header the reprojection used) → degrees → reprojected query pixel
+    ref_xy, query_xy = truth.check_points(9)
+    original = read_raster_info(tmp_path / 'query.tif')
+    x, y = pixel_to_map(original.transform, query_xy[:, 0], query_xy[:, 1])
+    lon, lat = reproject_xy(x, y, original.crs, 'EPSG:4326')
+    expected = np.stack(map_to_pixel(result.query.transform, lon, lat), axis=1)
+    errors = np.linalg.norm(
+        apply_homography(result.transform.matrix, ref_xy) - expected, axis=1
+    )
+    assert np.median(errors) < 1.0 and errors.max() < 3.0, errors
+
+
+#: a site grid: a local engineering CRS, which no operation ties to the Earth
+SITE_GRID = (
+    'ENGCRS["site grid",EDATUM["site"],CS[Cartesian,2],'
+    'AXIS["easting (x)",east,ORDER[1],LENGTHUNIT["metre",1]],'
+    'AXIS["northing (y)",north,ORDER[2],LENGTHUNIT["metre",1]]]'
+)
+
+
+def test_a_crs_that_does_not_transform_is_a_crs_error(tmp_path: Path) -> None:
+    texture = _texture(128, 128)[None]
+    ref = tmp_path / 'ref.tif'
+    write_geotiff(ref, texture, crs='EPSG:32633', transform=REF_TRANSFORM)
+    site = tmp_path / 'site.tif'
+    write_geotiff(site, texture, crs=SITE_GRID, transform=REF_TRANSFORM)
+    words = (
+        r'its CRS "site grid" \(Engineering CRS\) cannot be transformed to the '
+        r'CRS EPSG:32633 of .*ref\.tif: PROJ knows no coordinate operation'
+    )
+    with pytest.raises(CRSError, match=words) as info:
+        coregister(ref, site, options=DENSE)
+    assert info.value.code == 'BAD_CRS' and info.value.subject == str(site)
+    with pytest.raises(CRSError, match=words):
+        overlap_in_reference(read_raster_info(ref), read_raster_info(site))
+    # match() relates the georeferences too (for its prior and tie points)
+    with pytest.raises(CRSError, match=words):
+        match(ref, site, method='dense')
+
+
+def test_empty_rasters_are_refused_before_matching(tmp_path: Path) -> None:
+    ref = tmp_path / 'ref.tif'
+    write_geotiff(
+        ref, _texture(128, 128)[None], crs='EPSG:32633', transform=REF_TRANSFORM
+    )
+    # on the reference's ground: without the check, "no transform" (0 matches)
+    nodata, nan = tmp_path / 'nodata.tif', tmp_path / 'nan.tif'
+    write_geotiff(
+        nodata,
+        np.zeros((3, 128, 128), np.uint8),
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM,
+        nodata=0,
+    )
+    write_geotiff(
+        nan,
+        np.full((1, 128, 128), np.nan, np.float32),
+        crs='EPSG:32633',
+        transform=REF_TRANSFORM,
+    )
+    for empty in (nodata, nan):
+        for pair in ((ref, empty), (empty, ref)):
+            with pytest.raises(EmptyInputError, match='no valid pixel') as info:
+                coregister(*pair, options=DENSE)
+            assert info.value.code == 'EMPTY_INPUT'
+            assert info.value.subject == str(empty)
+            assert str(info.value).endswith(
+                'has no valid pixel (all nodata or NaN): nothing to match'
+            )
+            with pytest.raises(EmptyInputError, match='nothing to match'):
+                match(*pair, method='dense')

@@ -1,15 +1,18 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from matplotlib.patches import ConnectionPatch
+from rasterio.enums import ColorInterp
+from rasterio.windows import Window
 from torch import Tensor
 
 import torchgeo_cstf
 from torchgeo_cstf.errors import InputError, ModelNotFoundError
 from torchgeo_cstf.inference import fit_bands, load_image, match, plot_matches
-from torchgeo_cstf.io import pixel_to_map
+from torchgeo_cstf.io import open_raster, pixel_to_map, read_window
 from torchgeo_cstf.models import CSTFMatcher, Matches
 from torchgeo_cstf.ops.homography import apply_homography
 from torchgeo_cstf.synthetic import PairTruth, generate_pair
@@ -182,3 +185,33 @@ def test_resolve_matcher_from_names_checkpoints_and_state_dicts(tmp_path: Path) 
         resolve_matcher('sift')
     with pytest.raises(InputError, match='not a matcher'):
         resolve_matcher('CSTFDetectorRegNetX002_Weights.SYNTHETIC')
+
+
+def test_unusual_photometric_tags_are_read_as_plain_bands(
+    tmp_path: Path, bad_rasters: Callable[[Path], dict[str, Path]]
+) -> None:
+    bad = bad_rasters(tmp_path)
+    whole = Window(0, 0, 64, 64)
+    with open_raster(bad['plain']) as src:
+        plain = read_window(src, whole).array
+    # LogL (32844) and an undefined code (99): GDAL ignores the tag and reads
+    # the stored numbers, bit for bit, as bands of undefined colour
+    for name in ('logl', 'photometric_99'):
+        with open_raster(bad[name]) as src:
+            assert set(src.colorinterp) == {ColorInterp.undefined}
+            np.testing.assert_array_equal(read_window(src, whole).array, plain)
+        np.testing.assert_array_equal(
+            load_image(bad[name], 64).pixels, load_image(bad['plain'], 64).pixels
+        )
+    # CIELab (8): GDAL decodes it (libtiff) to RGB and an opaque alpha band
+    # and says so; colour, not the stored numbers, and not noise either: the
+    # brightness follows the stored lightness L*
+    with open_raster(bad['cielab']) as src:
+        assert src.count == 4 and src.colorinterp[3] == ColorInterp.alpha
+        assert src.tags(ns='IMAGE_STRUCTURE')['SOURCE_COLOR_SPACE'] == 'CIELAB'
+        data = read_window(src, whole)
+    assert data.valid.all() and (data.array[3] == 255).all()
+    assert not np.array_equal(data.array[:3], plain)
+    brightness = data.array[:3].astype(np.float64).mean(axis=0)
+    assert np.corrcoef(plain[0].ravel(), brightness.ravel())[0, 1] > 0.5
+    assert load_image(bad['cielab'], 64).pixels.shape == (4, 64, 64)

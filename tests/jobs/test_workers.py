@@ -200,36 +200,50 @@ def test_bad_inputs_are_answered_and_the_worker_keeps_serving(
     def detect(scene: str, **extra: Any) -> dict[str, Any]:
         return {'kind': 'detect', 'scene': scene, 'output_dir': out, **extra}
 
-    catalogue = {
-        'INPUT_NOT_FOUND': detect(str(roots / 'missing.tif')),
-        'NOT_A_RASTER': detect(str(roots / 'fake.tif')),
-        'NO_CRS': detect(str(no_crs)),
-        'PATH_NOT_ALLOWED': detect(str(good), output_dir=str(tmp_path / 'elsewhere')),
-        'MODEL_NOT_FOUND': detect(
-            str(good), parameters={'detector': 'cstf_detector_nonexistent'}
-        ),
-        'BAD_JOB_SPEC': {'kind': 'detect', 'output_dir': out},
-        'CORRUPT_RASTER': detect(str(bad['corrupt']), parameters={'tile': 256}),
-        'EMPTY_INPUT': detect(str(bad['nan'])),
-        'NO_OVERLAP': {
-            'kind': 'match', 'reference': str(good), 'query': str(far),
+    def pair(reference: Path, query: Path) -> dict[str, Any]:
+        return {
+            'kind': 'match', 'reference': str(reference), 'query': str(query),
             'output_dir': out,
-        },
-    }  # fmt: skip
+        }  # fmt: skip
+
+    # (code, job, words of the message): a code may answer several inputs
+    catalogue = [
+        ('INPUT_NOT_FOUND', detect(str(roots / 'missing.tif')), 'no such file'),
+        ('NOT_A_RASTER', detect(str(roots / 'fake.tif')), 'not a readable raster'),
+        ('NOT_A_RASTER', detect(str(bad['unknown_codec'])), 'missing codec'),
+        ('NO_CRS', detect(str(no_crs)), 'no coordinate reference system'),
+        ('PATH_NOT_ALLOWED', detect(str(good), output_dir=str(tmp_path / 'x')), ''),
+        ('MODEL_NOT_FOUND', detect(
+            str(good), parameters={'detector': 'cstf_detector_nonexistent'}
+        ), ''),
+        ('BAD_JOB_SPEC', {'kind': 'detect', 'output_dir': out}, ''),
+        ('CORRUPT_RASTER', detect(str(bad['corrupt']), parameters={'tile': 256}),
+         'cannot read rows'),
+        # the first ten 256² tiles read; the eleventh, cut off, fails
+        ('CORRUPT_RASTER', detect(
+            str(bad['truncated']), parameters={'tile': 256, 'overlap': 0}
+        ), 'rows 512–767, cols 512–767'),
+        ('EMPTY_INPUT', detect(str(bad['nan'])), 'no valid pixel'),
+        ('EMPTY_INPUT', detect(str(bad['nodata'])), 'no valid pixel'),
+        ('EMPTY_INPUT', pair(bad['good'], bad['nodata']), 'nothing to match'),
+        ('BAD_INPUT', detect(str(bad['line'])), 'too small'),
+        ('NO_OVERLAP', pair(good, far), 'does not overlap'),
+    ]  # fmt: skip
     worker = start_worker('w1', env)
     # a pickle payload: refused by the worker, never run
     client.app.send_task(
         'cstf.detect', args=[detect(str(good))], task_id='pickled', serializer='pickle'
     )
-    results = {
-        code: client.app.send_task(f'cstf.{spec["kind"]}', args=[spec])
-        for code, spec in catalogue.items()
-    }
-    for code, result in results.items():
+    results = [
+        (code, words, client.app.send_task(f'cstf.{spec["kind"]}', args=[spec]))
+        for code, spec, words in catalogue
+    ]
+    for code, words, result in results:
         manifest = result.get(timeout=60)
         assert manifest['status'] == 'failed'
         assert manifest['error']['code'] == code, manifest
-        assert manifest['error']['message']
+        assert manifest['error']['message'], manifest
+        assert words in manifest['error']['message'], manifest
     handle = submit_detection(good, output_dir=out, client=client, tile=256)
     assert handle.wait(60)['status'] == 'succeeded'  # still serving
     assert worker.process.poll() is None

@@ -19,8 +19,15 @@ from tqdm import tqdm
 
 from ..errors import CRSError, InputError, NoOverlapError
 from ..io.atomic import atomic_output, temporary_sibling
-from ..io.coords import map_to_pixel, parse_crs, pixel_map, pixel_to_map, reproject_xy
-from ..io.raster import RasterInfo, open_raster, read_window
+from ..io.coords import (
+    map_to_pixel,
+    parse_crs,
+    pixel_map,
+    pixel_to_map,
+    reproject_xy,
+    require_transformation,
+)
+from ..io.raster import RasterInfo, open_raster, read_valid_overview, read_window
 from ..io.vector import Feature, write_features
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.transform import Transform, estimate_transform
@@ -107,9 +114,11 @@ def overlap_in_reference(ref: RasterInfo, qry: RasterInfo) -> Window:
 
     Raises:
         CRSError: when the query's footprint cannot be expressed in the
-            reference CRS.
+            reference CRS (see
+            :func:`~torchgeo_cstf.io.coords.require_transformation`).
         NoOverlapError: when the footprints do not overlap.
     """
+    require_transformation(qry.crs, ref.crs, source=qry.path, target=ref.path)
     try:
         left, bottom, right, top = transform_bounds(
             qry.crs, ref.crs, *qry.bounds, densify_pts=21
@@ -248,6 +257,8 @@ def coregister(
         The matches, the transform and the residuals.
 
     Raises:
+        EmptyInputError: either raster has no valid pixel (all nodata or NaN;
+            see :func:`~torchgeo_cstf.io.raster.read_valid_overview`).
         NoOverlapError: the footprints do not overlap.
         CRSError: the CRSs cannot be reconciled.
 
@@ -282,8 +293,10 @@ def coregister(
     method = options.method
     with open_raster(reference) as src:
         ref = RasterInfo.from_dataset(src)
+        read_valid_overview(src, 'match')
     with open_raster(query) as src:
         qry = RasterInfo.from_dataset(src)
+        read_valid_overview(src, 'match')
     matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()
     windows = plan_windows(
         overlap_in_reference(ref, qry), options.window, options.windows

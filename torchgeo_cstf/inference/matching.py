@@ -14,9 +14,15 @@ from rasterio.enums import Resampling
 from torch import Tensor
 
 from ..errors import InputError
-from ..io.coords import parse_crs, pixel_map, pixel_to_map, reproject_xy
+from ..io.coords import (
+    parse_crs,
+    pixel_map,
+    pixel_to_map,
+    reproject_xy,
+    require_transformation,
+)
 from ..io.radiometry import percentile_stretch
-from ..io.raster import open_raster, read_pixels
+from ..io.raster import open_raster, read_pixels, read_valid_overview
 from ..models.dense import DenseMatcher
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.registry import MATCHERS, resolve_model
@@ -97,9 +103,12 @@ def load_image(image: ImageInput, max_size: int) -> LoadedImage:
 
     Raises:
         InputError: bad array shape, or a raster that cannot be read.
+        EmptyInputError: a raster without a valid pixel (see
+            :func:`~torchgeo_cstf.io.raster.read_valid_overview`).
     """
     if isinstance(image, str | os.PathLike):
         with open_raster(image, require_crs=False) as src:
+            read_valid_overview(src, 'match')
             scale = max(src.height, src.width) / max_size
             scale = max(scale, 1.0)
             shape = (
@@ -226,6 +235,11 @@ def match(
         produced them and, when both inputs are georeferenced rasters, tie
         points in the reference CRS.
 
+    Raises:
+        EmptyInputError: a raster without a valid pixel (all nodata or NaN).
+        CRSError: georeferenced rasters whose CRSs PROJ cannot relate.
+        InputError: other unusable inputs or arguments.
+
     Example:
         >>> import cv2
         >>> import numpy as np
@@ -241,6 +255,8 @@ def match(
     matcher = None if method == 'dense' else resolve_matcher(model).to(device).eval()
     ref = load_image(reference, max_size)
     qry = load_image(query, max_size)
+    if ref.crs is not None and qry.crs is not None:
+        require_transformation(qry.crs, ref.crs, source=qry.name, target=ref.name)
     if prior is not None:
         prior = np.asarray(prior, dtype=np.float64)
         if prior.shape != (3, 3) or not np.isfinite(prior).all():

@@ -10,16 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..errors import EmptyInputError, InputError
+from ..errors import InputError
 from ..io.cache import capped_block_cache
 from ..io.radiometry import fit_bands
-from ..io.raster import RasterInfo, open_raster, read_pixels, read_window, tile_windows
+from ..io.raster import (
+    RasterInfo,
+    open_raster,
+    read_valid_overview,
+    read_window,
+    tile_windows,
+)
 
-#: longest side of the overview read to set the percentile stretch of non-uint8 scenes
-OVERVIEW_SIZE = 1024
 #: why an input with nothing to detect is refused
 NO_VALID_PIXEL = 'has no valid pixel (all nodata or NaN): nothing to detect'
 #: percentiles of the stretch of non-uint8 scenes
@@ -83,7 +86,7 @@ def scene_normalisation(
     types (uint16, int16, float32, ...) are stretched linearly per band so
     that the 2nd and 98th percentiles of valid pixels land on ``targets``
     (by default 0 and 1); the percentiles are taken on an overview whose long
-    side is at most :data:`OVERVIEW_SIZE` (read decimated by GDAL: memory
+    side is at most :data:`~torchgeo_cstf.io.raster.OVERVIEW_SIZE` (read decimated by GDAL: memory
     does not grow with the scene).
 
     Args:
@@ -99,20 +102,8 @@ def scene_normalisation(
         return Normalisation(
             np.zeros(count, np.float32), np.full(count, 255.0, np.float32)
         )
-    scale = max(max(src.height, src.width) / OVERVIEW_SIZE, 1.0)
-    shape = (count, max(round(src.height / scale), 1), max(round(src.width / scale), 1))
-    data = read_pixels(
-        src,
-        'a decimated overview',
-        out_shape=shape,
-        resampling=Resampling.nearest,
-        masked=True,
-    )
-    values = np.asarray(data.data, dtype=np.float64)
-    valid = ~np.ma.getmaskarray(data).any(axis=0) & np.isfinite(values).all(axis=0)
-    if not valid.any():
-        raise EmptyInputError(src.name, NO_VALID_PIXEL)
-    values = values[:, valid]
+    overview = read_valid_overview(src, 'detect')
+    values = overview.values[:, overview.valid]
     p_low, p_high = np.nanpercentile(values, STRETCH_PERCENTILES, axis=1)
     to_low, to_high = (targets or StretchTargets()).per_band(count)
     # (value - low) / (high - low) sends p_low to to_low and p_high to to_high

@@ -44,6 +44,40 @@ def parse_crs(value: Any, *, subject: str = 'crs') -> pyproj.CRS:
         raise CRSError(subject, f'{value!r} is not a valid CRS ({err})') from err
 
 
+def crs_name(crs: pyproj.CRS) -> str:
+    """``EPSG:32633``, or the name and kind of a CRS without an authority code."""
+    authority = crs.to_authority()
+    return ':'.join(authority) if authority else f'"{crs.name}" ({crs.type_name})'
+
+
+def require_transformation(
+    source_crs: Any, target_crs: Any, *, source: str, target: str
+) -> None:
+    """Fail unless PROJ can transform ``source_crs`` into ``target_crs``.
+
+    Args:
+        source_crs: the moving raster's CRS (anything :func:`parse_crs` reads).
+        target_crs: the CRS it is brought into.
+        source: the moving raster's name, the error's subject.
+        target: the other raster's name, for the message.
+
+    Raises:
+        CRSError: either CRS is invalid, or no coordinate operation links them
+            (a local engineering CRS, a CRS of another celestial body).
+    """
+    src = parse_crs(source_crs, subject=source)
+    dst = parse_crs(target_crs, subject=target)
+    try:
+        pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    except pyproj.exceptions.ProjError as err:
+        raise CRSError(
+            source,
+            f'its CRS {crs_name(src)} cannot be transformed to the CRS '
+            f'{crs_name(dst)} of {target}: PROJ knows no coordinate operation '
+            f'between them ({err})',
+        ) from err
+
+
 def pixel_to_map(transform: Affine, x: Any, y: Any) -> tuple[FloatArray, FloatArray]:
     """Map continuous pixel coordinates to map coordinates.
 
@@ -98,8 +132,8 @@ def reproject_xy(
     py = np.asarray(y, dtype=np.float64)
     if src == dst:
         return px.copy(), py.copy()
-    transformer = pyproj.Transformer.from_crs(src, dst, always_xy=True)
     try:
+        transformer = pyproj.Transformer.from_crs(src, dst, always_xy=True)
         tx, ty = transformer.transform(px, py, errcheck=True)
     except pyproj.exceptions.ProjError as err:
         raise CRSError(

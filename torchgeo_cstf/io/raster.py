@@ -11,6 +11,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
@@ -18,6 +19,7 @@ from rasterio.windows import Window
 from ..errors import (
     BandCountError,
     CorruptRasterError,
+    EmptyInputError,
     InputError,
     InputNotFoundError,
     NoCRSError,
@@ -278,6 +280,64 @@ def read_pixels(
             'or damaged (a partial download?) or its encoding is not supported',
         ) from err
     return np.asanyarray(array)
+
+
+#: longest side of the overview whole-scene checks and statistics are taken on
+OVERVIEW_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A raster decimated (nearest) to a long side of :data:`OVERVIEW_SIZE`.
+
+    Attributes:
+        values: (C, h, w) float64 values.
+        valid: (h, w) True where every band's mask is set and every value finite.
+    """
+
+    values: np.ndarray[Any, np.dtype[np.float64]]
+    valid: np.ndarray[Any, np.dtype[np.bool_]]
+
+
+def read_valid_overview(src: DatasetReader, purpose: str) -> Overview:
+    """The raster's overview, refused when it holds no valid pixel.
+
+    The one test of "no data at all" (all nodata or NaN), for detection and
+    matching alike; it reads an overview (memory does not grow with the
+    raster), so a scene whose only data is finer than its decimation could
+    pass as empty — a raster a tenth of a percent full is not a scene.
+
+    Args:
+        src: an open dataset.
+        purpose: what the raster is for, in the message (``detect``, ``match``).
+
+    Returns:
+        The overview.
+
+    Raises:
+        EmptyInputError: no pixel of the overview is valid.
+        CorruptRasterError: the overview cannot be read.
+    """
+    scale = max(max(src.height, src.width) / OVERVIEW_SIZE, 1.0)
+    shape = (
+        src.count,
+        max(round(src.height / scale), 1),
+        max(round(src.width / scale), 1),
+    )
+    data = read_pixels(
+        src,
+        'a decimated overview',
+        out_shape=shape,
+        resampling=Resampling.nearest,
+        masked=True,
+    )
+    values = np.asarray(data.data, dtype=np.float64)
+    valid = ~np.ma.getmaskarray(data).any(axis=0) & np.isfinite(values).all(axis=0)
+    if not valid.any():
+        raise EmptyInputError(
+            src.name, f'has no valid pixel (all nodata or NaN): nothing to {purpose}'
+        )
+    return Overview(values, valid)
 
 
 def describe_window(window: Window) -> str:
