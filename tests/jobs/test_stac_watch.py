@@ -226,3 +226,22 @@ def test_a_bad_datetime_window_is_refused_at_once(
         StacWatcher(
             str(source), roots / 'out', client, datetime='2024-05-02/2024-05-01'
         )
+
+
+def test_the_reference_covers_the_whole_footprint_first(
+    client: JobClient, roots: Path, redis_url: str, acquisitions: dict[str, Path]
+) -> None:
+    wide = _item('A-wide', acquisitions['ref'], 1)
+    wide.bbox = [9.5, 39.5, 11.5, 41.5]
+    shifted = _item('B-shifted', acquisitions['later'], 2)
+    shifted.bbox = [10.4, 40.4, 12.0, 42.0]
+    new = _item('C-new', acquisitions['new'], 3)
+    new.bbox = [10.0, 40.0, 11.0, 41.0]
+    source = _catalog(roots / 'stac', [wide, shifted, new])
+    handles = StacWatcher(str(source), roots / 'out', client).scan()
+    assert [h.id.split('-')[1] for h in handles] == ['detect', 'pipeline', 'pipeline']
+    server = redis.Redis.from_url(redis_url)
+    jobs = [json.loads(server.get(f'cstf:job:{h.id}')) for h in handles[1:]]
+    # B only has A under its centre; C is wholly inside A but only its centre
+    # is under the later B: the whole cover wins
+    assert [job['reference'] for job in jobs] == [str(acquisitions['ref'])] * 2

@@ -5,7 +5,8 @@ with the collection, bbox and datetime window, sorted by datetime), oldest
 first. Each Item not seen before is read by the rules of
 :mod:`torchgeo_cstf.stac.ingest` (asset, href, CRS) and submitted: a pipeline
 job co-registering it onto its reference — the given reference Item, else the
-latest earlier Item of the same collection whose footprint covers its centre —
+latest earlier Item of the same collection whose bbox covers its whole bbox,
+else the latest covering its centre —
 or, for the first acquisition of a place, a detection job. Items are
 remembered by id, asset href and the asset's checksum or modification time in
 a state file, so a restarted watcher submits nothing twice and an Item whose
@@ -119,13 +120,16 @@ def parse_interval(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     return start, end
 
 
-def _covers(earlier: pystac.Item, item: pystac.Item) -> bool:
+def _coverage(earlier: pystac.Item, item: pystac.Item) -> int:
+    """How an earlier Item's bbox covers an Item's: 2 whole, 1 its centre, 0 not."""
     if earlier.bbox is None or item.bbox is None:
-        return False
+        return 0
     west, south, east, north = earlier.bbox[:4]
-    x = (item.bbox[0] + item.bbox[2]) / 2
-    y = (item.bbox[1] + item.bbox[3]) / 2
-    return west <= x <= east and south <= y <= north
+    left, bottom, right, top = item.bbox[:4]
+    if west <= left and right <= east and south <= bottom and top <= north:
+        return 2
+    x, y = (left + right) / 2, (bottom + top) / 2
+    return int(west <= x <= east and south <= y <= north)
 
 
 @dataclass
@@ -283,12 +287,16 @@ class StacWatcher:
                 raise InputNotFoundError(
                     self.reference, f'the reference Item cannot be read ({err})'
                 ) from err
-        same = [
-            other
-            for other in earlier
-            if other.collection_id == item.collection_id and _covers(other, item)
+        # the latest earlier Item of the collection covering the whole
+        # footprint, else the latest covering its centre (a partial overlap
+        # is co-registered on the shared part)
+        ranked = [
+            (_coverage(other, item), order, other)
+            for order, other in enumerate(earlier)
+            if other.collection_id == item.collection_id
         ]
-        return same[-1] if same else None
+        covering = [entry for entry in ranked if entry[0] > 0]
+        return max(covering, key=lambda entry: entry[:2])[2] if covering else None
 
     def scan(self) -> list[JobHandle]:
         """List the Items once; submit a job for each new one.
