@@ -19,11 +19,16 @@ MANIFEST = 'manifest.json'
 
 
 def finished(job_dir: Path) -> Manifest | None:
-    """The manifest of a job whose outputs are already in place, else None."""
+    """The manifest of a job that succeeded and whose outputs are in place, else None.
+
+    A failed job's folder (what it wrote to explain the failure) does not
+    count: the job runs again, and its new folder replaces that one.
+    """
     try:
-        return Manifest.model_validate_json((job_dir / MANIFEST).read_bytes())
+        found = Manifest.model_validate_json((job_dir / MANIFEST).read_bytes())
     except (FileNotFoundError, ValidationError):
         return None
+    return found if found.status == 'succeeded' else None
 
 
 def work_dir(job_dir: Path, purpose: str) -> Path:
@@ -36,7 +41,8 @@ def staged(job_dir: Path) -> Iterator[Path]:
     """Write a job's outputs in a temporary directory renamed to ``job_dir`` at the end.
 
     When another delivery of the same job has renamed its directory first,
-    this one is discarded: readers only ever see one complete directory.
+    this one is discarded: readers only ever see one complete directory. A
+    directory a failed run left (its diagnostics) is replaced instead.
 
     Args:
         job_dir: the final directory (must not exist yet).
@@ -54,6 +60,11 @@ def staged(job_dir: Path) -> Iterator[Path]:
         except OSError:
             if not job_dir.is_dir():
                 raise
+            if finished(job_dir) is None:  # a failed run's folder: replace it
+                stale = job_dir.parent / f'.{job_dir.name}.stale-{uuid.uuid4().hex[:8]}'
+                os.rename(job_dir, stale)
+                os.rename(temporary, job_dir)
+                shutil.rmtree(stale, ignore_errors=True)
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)

@@ -10,11 +10,18 @@ import rasterio
 from PIL import Image
 
 from torchgeo_cstf.errors import DomainWarning
-from torchgeo_cstf.jobs import DetectionParameters, MatchingJob, PipelineJob, job_id
+from torchgeo_cstf.jobs import (
+    DetectionParameters,
+    Manifest,
+    MatchingJob,
+    PipelineJob,
+    job_id,
+)
 from torchgeo_cstf.models.registry import DETECTORS, MATCHERS, resolve_model
 from torchgeo_cstf.stac import ITEM, validate, write_catalog
 from torchgeo_cstf.synthetic import generate_pair
 from workers import run
+from workers.outputs import finished, staged, write_manifest
 
 
 def _report(stage: str, done: int, total: int) -> None:
@@ -118,7 +125,32 @@ def test_a_match_without_transform_keeps_what_explains_it(tmp_path: Path) -> Non
     for path in manifest.outputs.values():
         assert Path(path).is_file(), path
     assert manifest.summary['matrix'] is None
-    saved = json.loads(
-        (Path(manifest.outputs['report']).parent / 'manifest.json').read_text()
-    )
+    folder = Path(manifest.outputs['report']).parent
+    saved = json.loads((folder / 'manifest.json').read_text())
     assert saved['status'] == 'failed' and saved['error']['code'] == 'NO_TRANSFORM'
+    # a failure is not a result to reuse: the job runs again (a redelivery)
+    # and its folder replaces the failed run's
+    assert finished(folder) is None
+    before = (folder / 'manifest.json').stat().st_mtime_ns
+    again = run.coregister_job(job, job_id(job), _report)
+    assert again.status == 'failed'
+    assert (folder / 'manifest.json').stat().st_mtime_ns != before
+    assert not list(folder.parent.glob('.*'))  # no staged or stale folder left
+
+
+def test_a_result_replaces_a_failed_folder_but_not_a_result(tmp_path: Path) -> None:
+    folder = tmp_path / 'cstf-match-0'
+
+    def write(manifest: Manifest) -> None:
+        with staged(folder) as directory:
+            (directory / 'note.txt').write_text(manifest.status)
+            write_manifest(directory, manifest)
+
+    write(Manifest.failed('cstf-match-0', 'match', 'NO_TRANSFORM', 'no fit'))
+    write(Manifest.succeeded('cstf-match-0', 'match'))
+    assert (folder / 'note.txt').read_text() == 'succeeded'
+    assert finished(folder) == Manifest.succeeded('cstf-match-0', 'match')
+    write(Manifest.succeeded('cstf-match-0', 'match', summary={'late': True}))
+    found = finished(folder)
+    assert found is not None and found.summary == {}  # the first result stays
+    assert [p.name for p in tmp_path.iterdir()] == ['cstf-match-0']
