@@ -315,7 +315,12 @@ def pipeline_first_stage(job: PipelineJob, job_id: str, report: Report) -> Detec
     """Co-register the new acquisition; returns the detection stage's job."""
     coregistration = work_dir(job_dir(job.output_dir, job_id), 'coreg')
     coregistration.mkdir(parents=True, exist_ok=True)
-    _coregister(job, report, coregistration)
+    try:
+        _coregister(job, report, coregistration)
+    except BaseException:
+        # the stage's files feed detection only: a failed stage leaves none
+        shutil.rmtree(coregistration, ignore_errors=True)
+        raise
     return DetectionJob(
         scene=str(coregistration / 'query_on_reference.tif'),
         reference=job.reference,

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pystac
+import pytest
 import rasterio
 from PIL import Image
 
-from torchgeo_cstf.errors import DomainWarning
+from torchgeo_cstf.errors import DomainWarning, NoTransformError
 from torchgeo_cstf.jobs import (
     DetectionParameters,
     Manifest,
@@ -136,6 +137,11 @@ def test_a_match_without_transform_keeps_what_explains_it(tmp_path: Path) -> Non
     assert again.status == 'failed'
     assert (folder / 'manifest.json').stat().st_mtime_ns != before
     assert not list(folder.parent.glob('.*'))  # no staged or stale folder left
+    # a pipeline's co-registration stage fails the same way and leaves nothing
+    pipeline = PipelineJob(**job.model_dump(exclude={'kind'}))
+    with pytest.raises(NoTransformError):
+        run.pipeline_first_stage(pipeline, job_id(pipeline), _report)
+    assert not list(folder.parent.glob('.*'))
 
 
 def test_a_result_replaces_a_failed_folder_but_not_a_result(tmp_path: Path) -> None:
