@@ -3,10 +3,12 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from torchgeo_cstf.jobs.statefile import StateFile
 
 
-def test_records_survive_and_reads_are_copies(tmp_path: Path) -> None:
+def test_records_survive_and_reads_are_live_views(tmp_path: Path) -> None:
     path = tmp_path / 'state.json'
     state = StateFile(path)
     assert state.read() == {}
@@ -19,8 +21,10 @@ def test_records_survive_and_reads_are_copies(tmp_path: Path) -> None:
     again = StateFile(path)
     records = again.read()
     assert records == {'a': 'job-1', 'b': {'error': 'BAD_CRS'}}
-    records['c'] = 'not recorded'
-    assert 'c' not in again.read()
+    with pytest.raises(TypeError):  # a view: records are made by record()
+        records['c'] = 'not recorded'  # type: ignore[index]
+    again.record('c', 'job-3')
+    assert records['c'] == 'job-3'  # ... and a live one
 
 
 def test_a_record_does_not_reread_the_file(tmp_path: Path) -> None:

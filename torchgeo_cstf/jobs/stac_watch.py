@@ -18,6 +18,7 @@ once and recorded with its error code.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,14 +168,17 @@ class StacWatcher:
     parameters: DetectionParameters = field(default_factory=DetectionParameters)
     options: dict[str, Any] = field(default_factory=dict)
     _state: StateFile = field(init=False)
+    _window: tuple[dt.datetime | None, dt.datetime | None] = field(init=False)
 
     def __post_init__(self) -> None:
         """Check the source and prepare the output directory."""
         local = Path(self.source)
         if '://' not in self.source and not local.exists():
             raise InputNotFoundError(self.source, 'no such STAC catalogue')
-        if self.datetime is not None:
-            parse_interval(self.datetime)  # a bad window fails here, not per scan
+        # a bad window fails here, not at each scan
+        self._window = (
+            (None, None) if self.datetime is None else parse_interval(self.datetime)
+        )
         self.output_dir = Path(self.output_dir).resolve()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self._state = StateFile(self.state_path)
@@ -184,7 +188,7 @@ class StacWatcher:
         """The state file: Item key → job id, or the error that kept it out."""
         return self.output_dir / STATE_FILE
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> Mapping[str, Any]:
         """What was done with each Item seen so far."""
         return self._state.read()
 
@@ -220,8 +224,8 @@ class StacWatcher:
                 return False
             if item.bbox[1] > north or item.bbox[3] < south:
                 return False
-        if self.datetime is not None and item.datetime is not None:
-            start, end = parse_interval(self.datetime)
+        start, end = self._window
+        if item.datetime is not None:
             moment = item.datetime
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt.UTC)
@@ -324,11 +328,9 @@ class StacWatcher:
                 failed = f'{item.id}|{item.get_self_href()}'
                 if failed not in state:
                     self._state.record(failed, {'error': err.code, 'message': str(err)})
-                    state[failed] = err.code
                 continue
             handle = self.client.submit(job)
             self._state.record(key, handle.id)
-            state[key] = handle.id
             handles.append(handle)
             earlier.append(item)
         return handles

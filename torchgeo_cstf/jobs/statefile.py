@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 
@@ -34,9 +36,12 @@ class StateFile:
         self._records = records
         return records
 
-    def read(self) -> dict[str, Any]:
-        """Every record so far, read again from disk (empty before the first)."""
-        return dict(self._load())
+    def read(self) -> Mapping[str, Any]:
+        """Every record so far, read again from disk (empty before the first).
+
+        A read-only view: the records made after it show in it too.
+        """
+        return MappingProxyType(self._load())
 
     def record(self, key: str, value: Any) -> None:
         """Add or replace one record (write a sibling file, then rename it)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,16 @@ def looks_like_tiff(path: Path) -> bool:
 
 
 @dataclass
+class _Sighting:
+    """What the watcher knows of a file: size and mtime, since when, its hash."""
+
+    size: int
+    mtime_ns: int
+    since: float
+    digest: str | None = None
+
+
+@dataclass
 class Watcher:
     """Submits one pipeline job per new complete GeoTIFF in ``directory``.
 
@@ -65,8 +76,7 @@ class Watcher:
     stable_seconds: float = 2.0
     parameters: DetectionParameters = field(default_factory=DetectionParameters)
     options: dict[str, Any] = field(default_factory=dict)
-    _seen: dict[Path, tuple[int, int, float]] = field(default_factory=dict)
-    _digests: dict[Path, tuple[int, int, str]] = field(default_factory=dict)
+    _seen: dict[Path, _Sighting] = field(default_factory=dict)
     _state: StateFile = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,7 +96,7 @@ class Watcher:
         """The state file: content hash → job id of every file submitted."""
         return self.output_dir / STATE_FILE
 
-    def submitted(self) -> dict[str, str]:
+    def submitted(self) -> Mapping[str, str]:
         """Content hash → job id of the files submitted so far."""
         return self._state.read()
 
@@ -101,23 +111,20 @@ class Watcher:
             and path.resolve() != self.reference
         )
 
-    def _stable(self, path: Path, now: float) -> bool:
-        stat = path.stat()
-        key = (stat.st_size, stat.st_mtime_ns)
-        previous = self._seen.get(path)
-        if previous is None or previous[:2] != key:
-            self._seen[path] = (*key, now)
-            return False
-        return now - previous[2] >= self.stable_seconds
+    def _stable(self, path: Path, now: float) -> _Sighting | None:
+        """The file's sighting once unchanged for ``stable_seconds``, else None.
 
-    def _digest(self, path: Path) -> str:
-        """The file's content hash, computed once per size and mtime."""
+        A changed size or mtime starts a new sighting (its hash forgotten).
+        """
         stat = path.stat()
-        known = self._digests.get(path)
-        if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
-            known = (stat.st_size, stat.st_mtime_ns, content_hash(path))
-            self._digests[path] = known
-        return known[2]
+        seen = self._seen.get(path)
+        if seen is None or (seen.size, seen.mtime_ns) != (
+            stat.st_size,
+            stat.st_mtime_ns,
+        ):
+            self._seen[path] = _Sighting(stat.st_size, stat.st_mtime_ns, now)
+            return None
+        return seen if now - seen.since >= self.stable_seconds else None
 
     def scan(self) -> list[JobHandle]:
         """Look once; submit a job for each file that became complete.
@@ -129,10 +136,12 @@ class Watcher:
         done = self.submitted()
         handles = []
         for path in self._candidates():
-            if not self._stable(path, now) or not looks_like_tiff(path):
+            seen = self._stable(path, now)
+            if seen is None or not looks_like_tiff(path):
                 continue
-            digest = self._digest(path)
-            if digest in done:
+            if seen.digest is None:  # once per version of the file
+                seen.digest = content_hash(path)
+            if seen.digest in done:
                 continue
             job = PipelineJob(
                 reference=str(self.reference),
@@ -142,7 +151,6 @@ class Watcher:
                 **self.options,
             )
             handle = self.client.submit(job)
-            self._state.record(digest, handle.id)
-            done[digest] = handle.id
+            self._state.record(seen.digest, handle.id)
             handles.append(handle)
         return handles
