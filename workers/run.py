@@ -239,7 +239,15 @@ def _write_stac_item(
 
 def _coregister(
     job: MatchingJob | PipelineJob, report: Report, directory: Path
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], NoTransformError | None]:
+    """Co-register and write the outputs.
+
+    They are written in every case: without a transform, they show why.
+
+    Returns:
+        The report (with the matcher's provenance) and, when no consistent
+        transform was found, the error that says so.
+    """
     report('coregister', 0, 2)
     learned = job.registration.method != 'dense'
     result = coregister(
@@ -255,16 +263,15 @@ def _coregister(
         if learned
         else {}
     )
-    # written in every case: without a transform, they show why
     write_coregistration(result, directory, provenance=models)
     report('coregister', 2, 2)
-    if result.transform is None:
-        raise NoTransformError(
-            job.query,
-            f'{len(result.matches.confidence)} matches with {job.reference} but '
-            f'no consistent {job.registration.transform}',
-        )
-    return result.report() | models
+    if result.transform is not None:
+        return result.report() | models, None
+    return result.report() | models, NoTransformError(
+        job.query,
+        f'{len(result.matches.confidence)} matches with {job.reference} but '
+        f'no consistent {job.registration.transform}',
+    )
 
 
 def coregister_job(job: MatchingJob, job_id: str, report: Report) -> Manifest:
@@ -275,12 +282,7 @@ def coregister_job(job: MatchingJob, job_id: str, report: Report) -> Manifest:
     """
     final = job_dir(job.output_dir, job_id)
     with staged(final) as directory:
-        failure: NoTransformError | None = None
-        try:
-            summary = _coregister(job, report, directory)
-        except NoTransformError as err:
-            failure = err
-            summary = json.loads((directory / 'report.json').read_text())
+        summary, failure = _coregister(job, report, directory)
         outputs = {
             path.stem: str(final / path.name) for path in sorted(directory.iterdir())
         }
@@ -316,7 +318,9 @@ def pipeline_first_stage(job: PipelineJob, job_id: str, report: Report) -> Detec
     coregistration = work_dir(job_dir(job.output_dir, job_id), 'coreg')
     coregistration.mkdir(parents=True, exist_ok=True)
     try:
-        _coregister(job, report, coregistration)
+        _, failure = _coregister(job, report, coregistration)
+        if failure is not None:
+            raise failure
     except BaseException:
         # the stage's files feed detection only: a failed stage leaves none
         shutil.rmtree(coregistration, ignore_errors=True)

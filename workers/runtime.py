@@ -14,7 +14,6 @@ from .app import worker_settings
 from .metrics import MODEL_LOAD
 
 _MODELS: dict[tuple[str, str], Any] = {}
-_DIGESTS: dict[str, str | None] = {}
 
 
 def device() -> str:
@@ -55,14 +54,15 @@ def matcher(name: str) -> Any:
         from torchgeo_cstf.models.registry import MATCHERS, resolve_model
 
         began = time.perf_counter()
-        found = resolve_model(name, MATCHERS)
-        _MODELS[key] = found.model.to(device()).eval()
-        _DIGESTS[name] = found.sha256
+        found = resolve_model(name, MATCHERS)  # kept whole: it knows its weights
+        found.model.to(device()).eval()
         MODEL_LOAD.labels('matcher', name).observe(time.perf_counter() - began)
-    return _MODELS[key]
+        _MODELS[key] = found
+    return _MODELS[key].model
 
 
 def matcher_sha256(name: str) -> str | None:
-    """The SHA-256 of the weights file of a matcher :func:`matcher` loaded."""
+    """The SHA-256 of the weights file of the matcher :func:`matcher` loads."""
     matcher(name)
-    return _DIGESTS[name]
+    sha256: str | None = _MODELS[('matcher', name)].sha256
+    return sha256
