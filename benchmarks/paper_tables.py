@@ -392,26 +392,29 @@ def train(
     return task.eval()
 
 
-def speed_input(args: argparse.Namespace) -> int:
+def speed_input(args: argparse.Namespace, dataset: str | None = None) -> int:
     """The side of the speed test's images: ``--speed-size``, else the scored data's.
-
-    HRSC2016 first (``--hrsc-size``), then DOTA (``--dota-size``, whether
-    ``--dota`` or only ``--dota-test`` is given), else the synthetic scenes
-    (``--synthetic-size``).
 
     Args:
         args: the parsed command line.
+        dataset: the data scored (``hrsc2016``, ``dota``, ``synthetic``); by
+            default HRSC2016 when given, then DOTA (``--dota`` or only
+            ``--dota-test``), else the synthetic scenes.
 
     Returns:
         The image side in pixels.
     """
     if args.speed_size:
         return int(args.speed_size)
-    if args.hrsc:
-        return int(args.hrsc_size)
-    if args.dota or args.dota_test:
-        return int(args.dota_size)
-    return int(args.synthetic_size)
+    if dataset is None:
+        dota = args.dota or args.dota_test
+        dataset = 'hrsc2016' if args.hrsc else 'dota' if dota else 'synthetic'
+    sizes = {
+        'hrsc2016': args.hrsc_size,
+        'dota': args.dota_size,
+        'synthetic': args.synthetic_size,
+    }
+    return int(sizes[dataset])
 
 
 def ablation_data(args: argparse.Namespace) -> str:
@@ -442,21 +445,18 @@ def ablation(args: argparse.Namespace) -> dict[str, Any]:
     rows = {}
     name = ablation_data(args)
     dataset = 'HRSC2016' if name == 'hrsc2016' else 'synthetic scenes'
+    kind = args.data_kind if name == 'hrsc2016' else 'synthetic'
     print(
-        f'fusion ablation: training and scoring on {dataset} '
-        f'({args.data_kind if name == "hrsc2016" else "synthetic"} data)',
-        flush=True,
+        f'fusion ablation: training and scoring on {dataset} ({kind} data)', flush=True
     )
-    size = args.speed_size or (
-        args.hrsc_size if name == 'hrsc2016' else args.synthetic_size
-    )
+    size = speed_input(args, name)
     for fusion in ABLATION:
         datamodule, _, classes, _ = evaluation_set(name, args, args.train_batch)
         model = train(fusion, datamodule, classes, args).model
         rows[fusion] = table(name, model, args, fusion)
         rows[fusion]['fps'] = speed(model, size, args, fusion)['fps']
     return {
-        'data': args.data_kind if name == 'hrsc2016' else 'synthetic',
+        'data': kind,
         'dataset': dataset,
         'steps': args.steps,
         'train_batch': args.train_batch,

@@ -130,6 +130,16 @@ def test_the_speed_input_is_the_scored_data_size(
     assert paper_tables.speed_input(args) == expected
 
 
+def test_the_ablation_times_the_set_it_trains_on() -> None:
+    # DOTA is scored, but the ablation trains on the synthetic scenes: their size
+    args = paper_tables.parse_args(
+        ['--fusion', '--dota', 'D', '--synthetic', '2', '--synthetic-size', '256']
+    )
+    assert paper_tables.ablation_data(args) == 'synthetic'
+    assert paper_tables.speed_input(args) == 1024
+    assert paper_tables.speed_input(args, 'synthetic') == 256
+
+
 def test_fusion_ablation_rows_from_one_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
