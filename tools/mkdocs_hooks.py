@@ -27,6 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version  # a dependency of mkdocs
+
 MARKER = '<!-- error-codes -->'
 ROOT = Path(__file__).resolve().parents[1]
 ERRORS = ROOT / 'torchgeo_cstf' / 'errors.py'
@@ -136,11 +138,19 @@ def on_config(config: Any, **_: Any) -> Any:
     return config
 
 
+def _version_order(name: str) -> tuple[int, Version | str]:
+    """Sort key of a folder name: versions by number, other names after them."""
+    try:
+        return (0, Version(name))
+    except InvalidVersion:
+        return (1, name)
+
+
 def on_post_build(config: Any, **_: Any) -> None:
     """Versioned builds: list the built versions and point the root at this one.
 
-    Writes ``versions.json`` (the version folders holding a built site, sorted
-    by name) and an ``index.html`` that redirects to the version just built,
+    Writes ``versions.json`` (the version folders holding a built site, oldest
+    first by version number: 0.9 before 0.10) and an ``index.html`` that redirects to the version just built,
     both in the folder above the version's.
     """
     if not versioned():
@@ -148,9 +158,12 @@ def on_post_build(config: Any, **_: Any) -> None:
     site = Path(config['site_dir'])
     root = site.parent
     versions = sorted(
-        folder.name
-        for folder in root.iterdir()
-        if folder.is_dir() and (folder / 'index.html').is_file()
+        (
+            folder.name
+            for folder in root.iterdir()
+            if folder.is_dir() and (folder / 'index.html').is_file()
+        ),
+        key=_version_order,
     )
     (root / 'versions.json').write_text(
         json.dumps({'latest': site.name, 'versions': versions}, indent=2) + '\n'
