@@ -60,3 +60,19 @@ def test_gaussian_blur_and_errors() -> None:
         oriented_gradients(torch.zeros(3, 8, 8))
     with pytest.raises(InputError, match='bins'):
         oriented_gradients(torch.zeros(1, 1, 8, 8), bins=1)
+
+
+@pytest.mark.parametrize(
+    'shape', [(2, 9, 40, 56), (1, 1, 3, 30), (1, 2, 50, 5)], ids=str
+)
+def test_opencv_and_pytorch_blurs_agree(shape: tuple[int, int, int, int]) -> None:
+    # outside autograd on the CPU OpenCV filters; with a gradient PyTorch does
+    image = torch.rand(
+        shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    fast = gaussian_blur(image, 2.0)
+    traced = gaussian_blur(image.clone().requires_grad_(True), 2.0)
+    assert traced.requires_grad and not fast.requires_grad
+    assert fast.shape == image.shape and fast.dtype == image.dtype
+    torch.testing.assert_close(fast, traced.detach(), rtol=0, atol=1e-12)
+    traced.sum().backward()  # the differentiable path stays differentiable
