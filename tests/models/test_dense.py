@@ -190,3 +190,31 @@ def test_search_refines_between_grid_steps() -> None:
     assert abs(refined.rotation - angle) <= 2.5 + 1e-6, refined
     assert abs(np.log(refined.scale / scale)) < 0.1, refined
     assert refined.score > grid.score
+
+
+def test_search_reach_is_bounded_by_max_offset() -> None:
+    # the query's centre 60 px (23 % of the side) from the reference's: beyond
+    # the default reach (an eighth), found once the reach is a quarter
+    image = _scene(4)
+    truth = np.eye(3)
+    truth[:2, 2] = (60.0, 0.0)
+    query = _resample(image, np.linalg.inv(truth))
+    reference = torch.from_numpy(image)[None]
+    corners = np.array([[64.0, 64], [192, 64], [192, 192], [64, 192]])
+
+    def error(candidate_matrix: np.ndarray) -> float:
+        return float(
+            np.linalg.norm(
+                apply_homography(candidate_matrix, corners)
+                - apply_homography(truth, corners),
+                axis=1,
+            ).mean()
+        )
+
+    near = search_rotation_scale(reference, query)[0]
+    far = search_rotation_scale(reference, query, max_offset=0.25)[0]
+    assert error(far.matrix) < 10, far
+    assert error(near.matrix) > 20, near
+    for bad in ({'template_share': 0.0}, {'max_offset': 0.6}):
+        with pytest.raises(InputError, match='template_share'):
+            search_rotation_scale(reference, query, **bad)

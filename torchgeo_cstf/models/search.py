@@ -7,11 +7,15 @@ search tries every combination of ``rotations`` angles and ``scales`` factors
 at low resolution: for each, the query is turned and scaled into the
 reference's frame, described by oriented-gradient channels
 (:func:`~torchgeo_cstf.models.structure.oriented_gradients`, computed *after*
-the turn so orientations line up), and the reference's central part is
-searched over all translations within a quarter of the image by normalised
+the turn so orientations line up), and the reference's central part (three
+quarters of its side) is searched over the translations that put the query's
+centre within an eighth of the image side of the reference's, by normalised
 cross-correlation (:func:`~torchgeo_cstf.models.dense.ncc_search`, all
-candidates in one batch). The best-scoring candidates are returned as priors
-for a matcher, which then only has to find a residual of a few pixels and
+candidates in one batch). A large template carries enough structure to stand
+out of speckle; a short reach leaves fewer wrong placements to outscore the
+right one (``benchmarks/search_settings.py`` compares the settings on real
+validation textures). The best-scoring candidates are returned as priors for
+a matcher, which then only has to find a residual of a few pixels and
 degrees. With 24 angles (15° apart) and scales 2^½ apart, the grid leaves up
 to 7.5° and 19 %; the best candidates are then refined on a local grid a
 third of an angle step and half a scale step apart (2.5°, 9 %).
@@ -92,6 +96,8 @@ def search_rotation_scale(
     size: int = 128,
     top: int = 3,
     refine: bool = True,
+    template_share: float = 0.75,
+    max_offset: float = 0.125,
 ) -> list[Candidate]:
     """The best reference → query similarities over angles and scales.
 
@@ -106,6 +112,11 @@ def search_rotation_scale(
             neighbourhood (a third of an angle step, half a scale step either
             way): residuals of at most 2.5° and 9 % with the defaults, instead
             of 7.5° and 19 % that 64-pixel templates do not bridge.
+        template_share: side of the reference's central template, as a share
+            of the image's short side.
+        max_offset: farthest the query's centre is looked for from the
+            reference's, as a share of the image's short side (beyond it, pass
+            a prior instead).
 
     Returns:
         Up to ``top`` candidates.
@@ -120,14 +131,20 @@ def search_rotation_scale(
             'search',
             f'needs rotations >= 1, scales and size >= 32, got {rotations}, {scales}, {size}',
         )
+    if not 0 < template_share <= 1 or not 0 < max_offset <= 0.5:
+        raise InputError(
+            'search',
+            'needs template_share in (0, 1] and max_offset in (0, 0.5], '
+            f'got {template_share} and {max_offset}',
+        )
     small_ref, ref_factor = _shrink(reference, size)
     small_qry, qry_factor = _shrink(query, size)
     height, width = small_ref.shape[-2:]
     ref_centre = np.array([width / 2, height / 2])
     qry_centre = np.array([small_qry.shape[-1] / 2, small_qry.shape[-2] / 2])
     ref_channels = oriented_gradients(small_ref)
-    side = min(height, width) // 2
-    reach = side // 2
+    side = max(round(min(height, width) * template_share), 8)
+    reach = max(round(min(height, width) * max_offset), 2)
     top_left = torch.tensor([[(width - side) // 2, (height - side) // 2]])
     template = gather_windows(ref_channels[0], top_left, side)
 
