@@ -18,7 +18,7 @@ from torchgeo_cstf.models import (
 )
 from torchgeo_cstf.models.registry import cstf_detector_regnetx_002
 from torchgeo_cstf.models.released import CSTFDetectorRegNetX002_Weights
-from torchgeo_cstf.models.weights import sha256_of
+from torchgeo_cstf.models.weights import load_checkpoint, read_checkpoint, sha256_of
 
 
 def _weights_enum(path: Path, digest: str) -> type[WeightsEnum]:
@@ -164,3 +164,14 @@ def test_one_resolver_for_every_kind(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match='randomly initialised'):
         random = resolve_model('cstf_matcher_resnet18', MATCHERS, allow_random=True)
     assert isinstance(random.model, CSTFMatcher) and random.weights is None
+
+
+def test_read_checkpoint_hashes_the_bytes_it_loads(tmp_path: Path) -> None:
+    file = tmp_path / 'c.ckpt'
+    torch.save({'state_dict': {'model.w': torch.arange(4.0)}, 'epoch': 3}, file)
+    checkpoint = read_checkpoint(file)
+    assert checkpoint.sha256 == sha256_of(file)
+    assert checkpoint.content['epoch'] == 3
+    torch.testing.assert_close(load_checkpoint(file)['w'], torch.arange(4.0))
+    with pytest.raises(ModelNotFoundError, match='no such checkpoint'):
+        read_checkpoint(tmp_path / 'absent.ckpt')

@@ -17,13 +17,7 @@ from torchvision.models._api import WeightsEnum
 from ..errors import InputError, ModelNotFoundError
 from .detector import CSTFDetector
 from .matcher import CSTFMatcher
-from .weights import (
-    load_checkpoint,
-    load_weights,
-    model_state,
-    read_checkpoint,
-    sha256_of,
-)
+from .weights import load_checkpoint, load_weights, model_state, read_checkpoint
 
 #: what the builders' and :func:`get_model`'s ``weights`` accept
 type WeightsArg = WeightsEnum | str | os.PathLike[str] | None
@@ -401,7 +395,8 @@ def _released(name: str, member: WeightsEnum) -> ResolvedModel:
 
 def _from_file(path: Path, kind: ModelKind) -> ResolvedModel:
     """A model from a Lightning checkpoint's hyperparameters, or a default's state dict."""
-    data = read_checkpoint(path)  # once: hyperparameters and weights
+    checkpoint = read_checkpoint(path)  # once: hyperparameters, weights, hash
+    data = checkpoint.content
     hparams = data.get('hyper_parameters')
     if not isinstance(hparams, dict) or 'backbone' not in hparams:
         if kind.default is None:
@@ -412,11 +407,11 @@ def _from_file(path: Path, kind: ModelKind) -> ResolvedModel:
             )
         built = get_model(kind.default)
         load_into(built, model_state(data), f'{path.name} ({kind.default})')
-        return ResolvedModel(built.eval(), path.stem, sha256=sha256_of(path))
+        return ResolvedModel(built.eval(), path.stem, sha256=checkpoint.sha256)
     accepted = inspect.signature(kind.cls).parameters
     kwargs = {key: value for key, value in hparams.items() if key in accepted}
     built = kind.cls(**kwargs)
     load_into(built, model_state(data), f'{path.name} ({kind.cls.__name__}({kwargs}))')
     return ResolvedModel(
-        built.eval(), path.stem, None, dict(hparams), sha256=sha256_of(path)
+        built.eval(), path.stem, None, dict(hparams), sha256=checkpoint.sha256
     )

@@ -4,14 +4,17 @@ A member's ``url`` is a ``file://`` URL, a plain path, a ``package:`` path insid
 the installed ``torchgeo_cstf`` package, or an ``http(s)://`` URL; its
 ``meta['sha256']`` is the SHA-256 of the file. Local files are read in place;
 remote files are downloaded once into torch's hub cache. Either way the whole
-file is hashed before it is loaded (``torch.load(weights_only=True)``), and a
-mismatch is an error: nothing unverified reaches a model.
+file is read once, hashed, and only then loaded from those bytes
+(``torch.load(weights_only=True)``); a mismatch is an error: nothing unverified
+reaches a model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -84,12 +87,15 @@ def load_weights(weights: Weights | WeightsEnum) -> dict[str, Any]:
     if not expected:
         raise InputError(entry.url, "weights metadata has no 'sha256'")
     path = resolve_url(entry.url)
-    actual = sha256_of(path)
+    raw = path.read_bytes()  # hashed and loaded from the same bytes
+    actual = hashlib.sha256(raw).hexdigest()
     if actual != expected:
         raise InputError(
             path, f'SHA-256 is {actual}, expected {expected}: corrupt or wrong file'
         )
-    state: dict[str, Any] = torch.load(path, map_location='cpu', weights_only=True)
+    state: dict[str, Any] = torch.load(
+        io.BytesIO(raw), map_location='cpu', weights_only=True
+    )
     return state
 
 
@@ -121,11 +127,24 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     Returns:
         The model's state dict.
     """
-    return model_state(read_checkpoint(path))
+    return model_state(read_checkpoint(path).content)
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The whole content of a checkpoint file (read once, on the CPU).
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint file's content and the SHA-256 of its bytes.
+
+    Attributes:
+        content: what ``torch.load`` returns (on the CPU).
+        sha256: hex digest of the file the content was loaded from.
+    """
+
+    content: dict[str, Any]
+    sha256: str
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """A checkpoint file, read once: loaded and hashed from the same bytes.
 
     Raises:
         ModelNotFoundError: the file does not exist.
@@ -133,8 +152,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     file = Path(path)
     if not file.exists():
         raise ModelNotFoundError(file, 'no such checkpoint')
-    data: dict[str, Any] = torch.load(file, map_location='cpu', weights_only=False)
-    return data
+    raw = file.read_bytes()
+    data: dict[str, Any] = torch.load(
+        io.BytesIO(raw), map_location='cpu', weights_only=False
+    )
+    return Checkpoint(data, hashlib.sha256(raw).hexdigest())
 
 
 def model_state(data: dict[str, Any]) -> dict[str, Any]:
