@@ -22,7 +22,7 @@ from ..io.coords import (
     require_transformation,
 )
 from ..io.radiometry import percentile_stretch
-from ..io.raster import open_raster, read_pixels, read_valid_overview
+from ..io.raster import open_raster, read_pixels, refuse_empty
 from ..models.dense import DenseMatcher
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.registry import MATCHERS, resolve_model
@@ -103,12 +103,11 @@ def load_image(image: ImageInput, max_size: int) -> LoadedImage:
 
     Raises:
         InputError: bad array shape, or a raster that cannot be read.
-        EmptyInputError: a raster without a valid pixel (see
-            :func:`~torchgeo_cstf.io.raster.read_valid_overview`).
+        EmptyInputError: a raster without a valid pixel at the resolution
+            read (all nodata or NaN; :func:`~torchgeo_cstf.io.raster.refuse_empty`).
     """
     if isinstance(image, str | os.PathLike):
         with open_raster(image, require_crs=False) as src:
-            read_valid_overview(src, 'match')
             scale = max(src.height, src.width) / max_size
             scale = max(scale, 1.0)
             shape = (
@@ -122,7 +121,9 @@ def load_image(image: ImageInput, max_size: int) -> LoadedImage:
             )
             mask = (
                 read_pixels(src, where, masks=True, indexes=1, out_shape=shape[1:]) > 0
-            )
+            ) & np.isfinite(data).all(axis=0)
+            # the pixels read are the ones tested: no second, overview read
+            refuse_empty(mask, src.name, 'match')
             return LoadedImage(
                 percentile_stretch(data, mask),
                 src.height / shape[1],

@@ -333,11 +333,26 @@ def read_valid_overview(src: DatasetReader, purpose: str) -> Overview:
     )
     values = np.asarray(data.data, dtype=np.float64)
     valid = ~np.ma.getmaskarray(data).any(axis=0) & np.isfinite(values).all(axis=0)
+    refuse_empty(valid, src.name, purpose)
+    return Overview(values, valid)
+
+
+def refuse_empty(
+    valid: np.ndarray[Any, np.dtype[np.bool_]], name: str, purpose: str
+) -> None:
+    """Raise :class:`EmptyInputError` when no pixel of ``valid`` is set.
+
+    The one rule (and message) for "no data at all", whatever read found it.
+
+    Args:
+        valid: (h, w) True where a pixel holds data (mask set, values finite).
+        name: the raster, in the message.
+        purpose: what the raster is for (``detect``, ``match``).
+    """
     if not valid.any():
         raise EmptyInputError(
-            src.name, f'has no valid pixel (all nodata or NaN): nothing to {purpose}'
+            name, f'has no valid pixel (all nodata or NaN): nothing to {purpose}'
         )
-    return Overview(values, valid)
 
 
 def describe_window(window: Window) -> str:
