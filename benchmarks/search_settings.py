@@ -2,7 +2,8 @@
 
 The search (:func:`torchgeo_cstf.models.search.search_rotation_scale`) scores
 each angle and scale by one central reference template searched over the
-query's translations. This script compares template sizes and reaches on the
+query's translations. This script compares template sizes, reaches and the
+channels' smoothing on the
 **validation** textures of the real folder (real RSSCN7 scenes and Sentinel-2
 tiles of the val split; never the test split the real table reports), with
 simulated SAR-like, thermal-like and later-date views under any rotation and
@@ -40,11 +41,30 @@ from torchgeo_cstf.models.search import search_rotation_scale
 
 #: the settings compared: name → keywords of search_rotation_scale
 SETTINGS: dict[str, dict[str, float]] = {
-    'half side, quarter reach (before)': {'template_share': 0.5, 'max_offset': 0.25},
-    'three quarters, quarter reach': {'template_share': 0.75, 'max_offset': 0.25},
-    'three quarters, eighth reach (default)': {
+    'half side, quarter reach, smoothing 2 (before)': {
+        'template_share': 0.5,
+        'max_offset': 0.25,
+        'smoothing': 2.0,
+    },
+    'three quarters, quarter reach, smoothing 2': {
+        'template_share': 0.75,
+        'max_offset': 0.25,
+        'smoothing': 2.0,
+    },
+    'three quarters, eighth reach, smoothing 2': {
         'template_share': 0.75,
         'max_offset': 0.125,
+        'smoothing': 2.0,
+    },
+    'three quarters, eighth reach, smoothing 1 (default)': {
+        'template_share': 0.75,
+        'max_offset': 0.125,
+        'smoothing': 1.0,
+    },
+    'half side, quarter reach, smoothing 1': {
+        'template_share': 0.5,
+        'max_offset': 0.25,
+        'smoothing': 1.0,
     },
 }
 #: simulated modality of each set (CrossModalPairs' names)

@@ -215,6 +215,6 @@ def test_search_reach_is_bounded_by_max_offset() -> None:
     far = search_rotation_scale(reference, query, max_offset=0.25)[0]
     assert error(far.matrix) < 10, far
     assert error(near.matrix) > 20, near
-    for bad in ({'template_share': 0.0}, {'max_offset': 0.6}):
+    for bad in ({'template_share': 0.0}, {'max_offset': 0.6}, {'smoothing': -1.0}):
         with pytest.raises(InputError, match='template_share'):
             search_rotation_scale(reference, query, **bad)

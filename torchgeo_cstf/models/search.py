@@ -13,8 +13,9 @@ centre within an eighth of the image side of the reference's, by normalised
 cross-correlation (:func:`~torchgeo_cstf.models.dense.ncc_search`, all
 candidates in one batch). A large template carries enough structure to stand
 out of speckle; a short reach leaves fewer wrong placements to outscore the
-right one (``benchmarks/search_settings.py`` compares the settings on real
-validation textures). The best-scoring candidates are returned as priors for
+right one; light smoothing (each low-resolution pixel already averages
+several) keeps neighbouring angles apart (``benchmarks/search_settings.py``
+compares the settings on real validation textures). The best-scoring candidates are returned as priors for
 a matcher, which then only has to find a residual of a few pixels and
 degrees. With 24 angles (15° apart) and scales 2^½ apart, the grid leaves up
 to 7.5° and 19 %; the best candidates are then refined on a local grid a
@@ -98,6 +99,7 @@ def search_rotation_scale(
     refine: bool = True,
     template_share: float = 0.75,
     max_offset: float = 0.125,
+    smoothing: float = 1.0,
 ) -> list[Candidate]:
     """The best reference → query similarities over angles and scales.
 
@@ -117,6 +119,9 @@ def search_rotation_scale(
         max_offset: farthest the query's centre is looked for from the
             reference's, as a share of the image's short side (beyond it, pass
             a prior instead).
+        smoothing: spatial Gaussian smoothing of the structure channels, in
+            pixels of the low-resolution copies (each already averages several
+            full-resolution pixels, so it is smaller than the dense matcher's).
 
     Returns:
         Up to ``top`` candidates.
@@ -131,18 +136,18 @@ def search_rotation_scale(
             'search',
             f'needs rotations >= 1, scales and size >= 32, got {rotations}, {scales}, {size}',
         )
-    if not 0 < template_share <= 1 or not 0 < max_offset <= 0.5:
+    if not 0 < template_share <= 1 or not 0 < max_offset <= 0.5 or smoothing < 0:
         raise InputError(
             'search',
-            'needs template_share in (0, 1] and max_offset in (0, 0.5], '
-            f'got {template_share} and {max_offset}',
+            'needs template_share in (0, 1], max_offset in (0, 0.5] and '
+            f'smoothing >= 0, got {template_share}, {max_offset} and {smoothing}',
         )
     small_ref, ref_factor = _shrink(reference, size)
     small_qry, qry_factor = _shrink(query, size)
     height, width = small_ref.shape[-2:]
     ref_centre = np.array([width / 2, height / 2])
     qry_centre = np.array([small_qry.shape[-1] / 2, small_qry.shape[-2] / 2])
-    ref_channels = oriented_gradients(small_ref)
+    ref_channels = oriented_gradients(small_ref, sigma=smoothing)
     side = max(round(min(height, width) * template_share), 8)
     reach = max(round(min(height, width) * max_offset), 2)
     top_left = torch.tensor([[(width - side) // 2, (height - side) // 2]])
@@ -165,7 +170,7 @@ def search_rotation_scale(
             (height, width),
         )
         covered = (aligned[:, -1:] > 0.99).float()
-        channels = oriented_gradients(aligned[:, :-1]) * covered
+        channels = oriented_gradients(aligned[:, :-1], sigma=smoothing) * covered
         regions = torch.cat(
             [gather_windows(c, top_left - reach, side + 2 * reach) for c in channels]
         )
