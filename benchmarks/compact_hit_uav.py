@@ -24,16 +24,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-#: the most two bands of a grey image may differ (JPEG rounding), digital numbers
-GREY_TOLERANCE = 3
-#: what the device tool carries at most, MiB
-CARRY_LIMIT_MIB = 64
+from carry import check_budget, jpeg_ready, parse_counts
 
 
 def split_ids(root: Path, split: str) -> list[str]:
@@ -44,28 +37,13 @@ def split_ids(root: Path, split: str) -> list[str]:
     return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
 
 
-def grey_band(path: Path) -> Image.Image:
-    """The one band of a grey image (refused when its bands differ)."""
-    with Image.open(path) as image:
-        pixels = np.asarray(image)
-    if pixels.ndim == 3:
-        spread = int((pixels.max(axis=2).astype(np.int16) - pixels.min(axis=2)).max())
-        if spread > GREY_TOLERANCE:
-            raise SystemExit(
-                f'{path}: its bands differ by up to {spread}: not a grey image, '
-                'keeping one band would lose data'
-            )
-        pixels = pixels[..., 0]
-    return Image.fromarray(np.ascontiguousarray(pixels))
-
-
 def compact(
     root: Path,
     out: Path,
     splits: list[str],
     quality: int,
     limits: dict[str, int] | None = None,
-) -> tuple[int, int]:
+) -> int:
     """Write the compact copy.
 
     Args:
@@ -77,7 +55,7 @@ def compact(
             images ``limit_val_batches`` of the config reads).
 
     Returns:
-        The number of images and the bytes written.
+        The number of images written.
     """
     limits = limits or {}
     ids: dict[str, list[str]] = {
@@ -93,14 +71,13 @@ def compact(
         (lists / 'trainval.txt').write_text(''.join(f'{n}\n' for n in trainval))
     images = sorted({name for names in ids.values() for name in names})
     for name in images:
-        grey_band(root / 'JPEGImages' / f'{name}.jpg').save(
+        jpeg_ready(root / 'JPEGImages' / f'{name}.jpg', require_grey=True).save(
             out / 'JPEGImages' / f'{name}.jpg', 'JPEG', quality=quality
         )
         shutil.copyfile(
             root / 'Annotations' / f'{name}.xml', out / 'Annotations' / f'{name}.xml'
         )
-    written = sum(path.stat().st_size for path in out.rglob('*') if path.is_file())
-    return len(images), written
+    return len(images)
 
 
 def main() -> None:
@@ -123,25 +100,14 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.quality <= 95:
         parser.error(f'--quality must be in [1, 95], got {args.quality}')
-    limits = {}
-    for text in args.limit or ['val=100']:
-        split, _, number = text.partition('=')
-        if not number.isdigit():
-            parser.error(f'--limit must be SPLIT=N, got {text!r}')
-        limits[split] = int(number)
+    limits = parse_counts(parser, '--limit', args.limit or ['val=100'])
     if args.out.exists():
         shutil.rmtree(args.out)
-    count, size = compact(args.root, args.out, args.splits, args.quality, limits)
-    mib = size / 2**20
+    count = compact(args.root, args.out, args.splits, args.quality, limits)
+    mib = check_budget(
+        args.out, args.budget_mib, 'lower --quality or carry fewer splits'
+    )
     print(f'wrote {args.out}: {count} images, {mib:.1f} MiB ({", ".join(args.splits)})')
-    if mib > args.budget_mib:
-        print(
-            f'{args.out}: {mib:.1f} MiB is over the budget of {args.budget_mib:g} MiB '
-            f'(the device carries {CARRY_LIMIT_MIB} MiB in all): lower --quality '
-            'or carry fewer splits',
-            file=sys.stderr,
-        )
-        raise SystemExit(1)
 
 
 if __name__ == '__main__':

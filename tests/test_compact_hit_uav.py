@@ -84,6 +84,6 @@ def test_colour_images_and_a_busted_budget_are_refused(tmp_path: Path) -> None:
     bad_limit = _run(
         '--root', str(root), '--out', str(tmp_path / 'd'), '--limit', 'val'
     )
-    assert bad_limit.returncode == 2 and 'must be SPLIT=N' in bad_limit.stderr
+    assert bad_limit.returncode == 2 and '--limit must be NAME=N' in bad_limit.stderr
     missing = _run('--root', str(tmp_path / 'nowhere'), '--out', str(tmp_path / 'c'))
     assert missing.returncode != 0 and 'no such split list' in missing.stderr

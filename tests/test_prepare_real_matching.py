@@ -76,3 +76,72 @@ def test_splits_are_by_scene(prepared: tuple[Path, dict]) -> None:
     assert not names['train'] & {'landsat'} and not names['val'] & {'naip', 'sentinel2'}
     sources = json.loads((out / 'sources.json').read_text())['sources']
     assert all(len(s['commit']) == 40 and s['licence'] for s in sources.values())
+
+
+def _compact(
+    prepared_out: Path, out: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / 'benchmarks' / 'compact_real_matching.py'),
+            '--root',
+            str(prepared_out),
+            '--out',
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_compact_copy_reads_as_the_real_folder(
+    prepared: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, truths = prepared
+    compact = tmp_path / 'compact'
+    done = _compact(out, compact, '--textures', 'train=3', '--textures', 'val=50')
+    assert done.returncode == 0, done.stderr
+    assert 'wrote' in done.stdout and 'MiB' in done.stdout
+    full = {
+        split: CrossModalPairs(root=out / 'textures', split=split, size=64).files
+        for split in ('train', 'val')
+    }
+    kept = {
+        split: CrossModalPairs(root=compact / 'textures', split=split, size=64).files
+        for split in ('train', 'val')
+    }
+    # a capped split keeps that many, an uncapped one all; every file a JPEG
+    assert len(kept['train']) == min(3, len(full['train']))
+    assert len(kept['val']) == len(full['val'])
+    assert all(p.suffix == '.jpg' for files in kept.values() for p in files)
+    # the train pairs, their transforms unchanged (within JPEG's reach: exact)
+    for name in ('optical-sar', 'nir-vis'):
+        before = PairedRasters(out / 'pairs' / name, split='train', size=64)
+        after = PairedRasters(compact / 'pairs' / name, split='train', size=64)
+        assert len(after.pairs) == len(before.pairs) > 0
+        np.testing.assert_allclose(after.homography(0), before.homography(0))
+        assert after[0]['query'].shape == before[0]['query'].shape
+    np.testing.assert_allclose(
+        PairedRasters(compact / 'pairs' / 'nir-vis', split='train', size=64).homography(
+            0
+        ),
+        truths['nir-vis'],
+        atol=1e-6,
+    )
+
+
+def test_compaction_refuses_a_busted_budget_and_bad_counts(
+    prepared: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, _ = prepared
+    over = _compact(out, tmp_path / 'a', '--budget-mib', '0')
+    assert over.returncode == 1 and 'over the budget of 0 MiB' in over.stderr
+    bad = _compact(out, tmp_path / 'b', '--textures', 'train')
+    assert bad.returncode == 2 and '--textures must be NAME=N' in bad.stderr
+    split = _compact(out, tmp_path / 'c', '--textures', 'extra=2')
+    assert split.returncode == 2 and 'train, val or test' in split.stderr
+    missing = _compact(tmp_path / 'nowhere', tmp_path / 'd')
+    assert missing.returncode == 1 and 'no such texture split' in missing.stderr
