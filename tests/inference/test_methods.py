@@ -139,3 +139,19 @@ def test_match_and_cli_use_the_georeferences_as_prior(tmp_path: Path) -> None:
     assert main([*argv, '--out', str(out), '--method', 'dense', '--quiet']) == 0
     report = json.loads((out / 'report.json').read_text())
     assert report['method'] == 'dense' and report['rmse_px'] < 2
+
+
+def test_a_search_that_finds_nothing_near_the_centre_looks_further() -> None:
+    # turned 40° and 70 px (27 % of the side) off: beyond what the search's
+    # first reach (an eighth of the side) and the dense radius bridge, within
+    # the second reach (a quarter)
+    truth = _turn(40.0, 1.0, (70.0, 0.0))
+    reference, query = _pair(truth)
+    matcher = PairMatcher(method='dense')
+    near = matcher._searched(
+        reference, matcher.dense.describe(reference[None]), query, 0.125
+    )
+    assert near.inliers < matcher.min_inliers
+    found = matcher(reference, query, search=True)
+    assert found.inliers >= matcher.min_inliers
+    assert corner_error(found.transform.matrix, truth, 256, 256) < 3

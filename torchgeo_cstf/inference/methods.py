@@ -34,7 +34,7 @@ from ..errors import InputError
 from ..io.radiometry import fit_bands
 from ..models.dense import DenseMatcher, Described, Stage, warp_image
 from ..models.matcher import CSTFMatcher, Matches, warp_points
-from ..models.search import search_rotation_scale
+from ..models.search import MAX_OFFSET, search_rotation_scale
 from ..models.transform import Matrix, Transform, estimate_transform
 from ..ops.padding import pad_to_multiple
 from ..options import METHODS, MatchMethod, TransformModel
@@ -77,6 +77,11 @@ def _padded(image: Tensor, bands: int, multiple: int) -> Tensor:
 
 def _inside(xy: Tensor, height: int, width: int) -> Tensor:
     return (xy[:, 0] < width) & (xy[:, 1] < height) & (xy >= 0).all(dim=1)
+
+
+#: the search's reach when its first reach (:data:`~torchgeo_cstf.models.search.MAX_OFFSET`)
+#: leads to too few inliers: a query further off the reference's centre
+FAR_OFFSET = 2 * MAX_OFFSET
 
 
 @dataclass
@@ -124,7 +129,10 @@ class PairMatcher:
             query: (C', H', W') in [0, 1].
             prior: 3×3 reference → query map (default identity).
             search: try the rotation/scale search's candidates as priors
-                (instead of ``prior``) and keep the best outcome.
+                (instead of ``prior``) and keep the best outcome; when none
+                reaches ``min_inliers``, search again with twice the reach
+                (:data:`FAR_OFFSET`: a query further off the centre) and keep
+                the better of the two.
 
         Returns:
             The best result over the priors tried.
@@ -134,13 +142,30 @@ class PairMatcher:
         described = (
             None if self.method == 'cstf' else self.dense.describe(reference[None])
         )
-        if search:
-            priors = [
-                c.matrix for c in search_rotation_scale(reference[None], query[None])
-            ]
-        else:
-            priors = [np.eye(3) if prior is None else np.asarray(prior, np.float64)]
-        results = [self._with_prior(reference, described, query, p) for p in priors]
+        if not search:
+            start = np.eye(3) if prior is None else np.asarray(prior, np.float64)
+            return self._with_prior(reference, described, query, start)
+        best = self._searched(reference, described, query, MAX_OFFSET)
+        if best.inliers < self.min_inliers:
+            # nothing consistent near the centre: the query may sit further off
+            wider = self._searched(reference, described, query, FAR_OFFSET)
+            best = max((best, wider), key=lambda r: r.inliers)
+        return best
+
+    def _searched(
+        self,
+        reference: Tensor,
+        described: Described | None,
+        query: Tensor,
+        max_offset: float,
+    ) -> PairResult:
+        """The best result over the search's candidates within ``max_offset``."""
+        candidates = search_rotation_scale(
+            reference[None], query[None], max_offset=max_offset
+        )
+        results = [
+            self._with_prior(reference, described, query, c.matrix) for c in candidates
+        ]
         return max(results, key=lambda r: r.inliers)
 
     def _with_prior(

@@ -38,6 +38,9 @@ from .dense import find_peaks, gather_windows, ncc_search, warp_image
 from .structure import gaussian_blur, oriented_gradients
 from .transform import scaling, translation
 
+#: how far the query's centre is looked for from the reference's by default,
+#: as a share of the image's short side
+MAX_OFFSET = 0.125
 #: scale factors (query pixels per reference pixel) tried by default: 0.5–2
 DEFAULT_SCALES: tuple[float, ...] = (0.5, 0.71, 1.0, 1.41, 2.0)
 
@@ -98,7 +101,7 @@ def search_rotation_scale(
     top: int = 3,
     refine: bool = True,
     template_share: float = 0.75,
-    max_offset: float = 0.125,
+    max_offset: float = MAX_OFFSET,
     smoothing: float = 1.0,
 ) -> list[Candidate]:
     """The best reference → query similarities over angles and scales.
