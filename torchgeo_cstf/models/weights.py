@@ -87,8 +87,7 @@ def load_weights(weights: Weights | WeightsEnum) -> dict[str, Any]:
     if not expected:
         raise InputError(entry.url, "weights metadata has no 'sha256'")
     path = resolve_url(entry.url)
-    raw = path.read_bytes()  # hashed and loaded from the same bytes
-    actual = hashlib.sha256(raw).hexdigest()
+    raw, actual = _read_hashed(path)
     if actual != expected:
         raise InputError(
             path, f'SHA-256 is {actual}, expected {expected}: corrupt or wrong file'
@@ -152,11 +151,17 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     file = Path(path)
     if not file.exists():
         raise ModelNotFoundError(file, 'no such checkpoint')
-    raw = file.read_bytes()
+    raw, sha256 = _read_hashed(file)
     data: dict[str, Any] = torch.load(
         io.BytesIO(raw), map_location='cpu', weights_only=False
     )
-    return Checkpoint(data, hashlib.sha256(raw).hexdigest())
+    return Checkpoint(data, sha256)
+
+
+def _read_hashed(path: Path) -> tuple[bytes, str]:
+    """A file's bytes and their SHA-256: what is loaded is what was hashed."""
+    raw = path.read_bytes()
+    return raw, hashlib.sha256(raw).hexdigest()
 
 
 def model_state(data: dict[str, Any]) -> dict[str, Any]:
