@@ -46,7 +46,7 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     """Separable Gaussian blur of every channel of (B, C, H, W), edges replicated.
 
     On the CPU, outside autograd, OpenCV filters each plane (the same kernel and
-    border; about 9× faster than PyTorch's grouped convolution on one thread);
+    border, much faster than PyTorch's grouped convolution on one thread);
     elsewhere PyTorch does, batched and differentiable.
     """
     if sigma <= 0:
