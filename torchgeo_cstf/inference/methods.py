@@ -19,7 +19,9 @@ The *prior* is the reference → query map the images are believed to follow:
 the georeferences' when both inputs have one, identity for pre-aligned
 images, or — with ``search`` — each of the best candidates of the rotation/
 scale search (:func:`~torchgeo_cstf.models.search.search_rotation_scale`), of
-which the one leading to the most inliers is kept.
+which the one leading to the most inliers is kept; when none reaches
+``min_inliers``, a second search with twice the reach (:data:`FAR_OFFSET`)
+gets its chance.
 """
 
 from __future__ import annotations
