@@ -111,9 +111,9 @@ def main() -> None:
     textures = parse_counts(
         parser, '--textures', args.textures or ['train=600', 'val=48']
     )
-    unknown = set(textures) - {'train', 'val', 'test'}
-    if unknown:
-        parser.error(f'--textures takes train, val or test, got {sorted(unknown)}')
+    unknown = set(textures) - {'train', 'val'}
+    if unknown:  # the test split is scored here, on the original files
+        parser.error(f'--textures takes train or val, got {sorted(unknown)}')
     pairs = parse_counts(
         parser, '--pairs', args.pairs or ['optical-sar=30', 'nir-vis=60']
     )

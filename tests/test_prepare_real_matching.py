@@ -141,7 +141,8 @@ def test_compaction_refuses_a_busted_budget_and_bad_counts(
     assert over.returncode == 1 and 'over the budget of 0 MiB' in over.stderr
     bad = _compact(out, tmp_path / 'b', '--textures', 'train')
     assert bad.returncode == 2 and '--textures must be NAME=N' in bad.stderr
-    split = _compact(out, tmp_path / 'c', '--textures', 'extra=2')
-    assert split.returncode == 2 and 'train, val or test' in split.stderr
+    for split in ('extra=2', 'test=2'):  # test images stay out of training
+        refused = _compact(out, tmp_path / 'c', '--textures', split)
+        assert refused.returncode == 2 and 'train or val' in refused.stderr
     missing = _compact(tmp_path / 'nowhere', tmp_path / 'd')
     assert missing.returncode == 1 and 'no such texture split' in missing.stderr
