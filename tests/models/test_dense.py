@@ -6,6 +6,9 @@ from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models import estimate_transform
 from torchgeo_cstf.models.dense import (
     DenseMatcher,
+    _holds_data,
+    _opening,
+    _opening_opencv,
     box_sums,
     find_peaks,
     ncc_search,
@@ -117,6 +120,8 @@ def test_dense_matcher_checks_its_inputs() -> None:
         DenseMatcher(template=4)
     with pytest.raises(InputError, match='radius'):
         DenseMatcher(radius=1)
+    with pytest.raises(InputError, match='harmonics'):
+        DenseMatcher(harmonics=5)
     with pytest.raises(InputError, match='images'):
         DenseMatcher().match(torch.zeros(3, 64, 64), torch.zeros(1, 1, 64, 64))
     with pytest.raises(InputError, match="stage.*'medium'"):
@@ -218,3 +223,70 @@ def test_search_reach_is_bounded_by_max_offset() -> None:
     for bad in ({'template_share': 0.0}, {'max_offset': 0.6}, {'smoothing': -1.0}):
         with pytest.raises(InputError, match='template_share'):
             search_rotation_scale(reference, query, **bad)
+
+
+def test_harmonics_match_as_the_orientation_bins_do() -> None:
+    image = _scene(5)
+    truth = np.array([[1.0, 0.0, -9.4], [0.0, 1.0, 17.2], [0.0, 0.0, 1.0]])
+    query = _resample(image, np.linalg.inv(truth))[0].numpy()
+    query = simulate_modality(query, 'sar', 1, np.random.default_rng(2))
+    pair = (torch.from_numpy(image)[None], torch.from_numpy(query)[None])
+    bins = DenseMatcher(harmonics=None)
+    found = {'bins': bins.match(*pair)[0], 'harmonics': DenseMatcher().match(*pair)[0]}
+    assert bins.describe(pair[0]).channels.shape[1] == 9
+    assert DenseMatcher().describe(pair[0]).channels.shape[1] == 5
+    # the same templates peak at the same places: nearly the same matches
+    assert abs(len(found['bins']) - len(found['harmonics'])) <= 2
+    common = min(len(m) for m in found.values())
+    assert common >= 30
+    same = torch.isclose(found['bins'].ref_xy[:, None], found['harmonics'].ref_xy[None])
+    paired = same.all(-1)
+    bins_xy = found['bins'].query_xy[paired.any(1)]
+    harmonics_xy = found['harmonics'].query_xy[paired.float().argmax(1)[paired.any(1)]]
+    assert len(bins_xy) >= common - 2
+    assert (bins_xy - harmonics_xy).norm(dim=-1).median() < 0.02
+
+
+def test_opencv_and_box_sum_openings_agree() -> None:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 2, 48, 60, generator=generator)
+    images[0, :, 5:20, 3:9] = 0  # a wide patch of nodata
+    images[1, :, :7, :7] = 0  # one touching the corner
+    images[1, :, 30:33, 10:40] = 0  # a strip 3 wide: dark pixels, not nodata
+    images[2] *= torch.rand(1, 48, 60, generator=generator) > 0.1  # scattered zeros
+    zero = (images == 0).all(dim=1, keepdim=True)
+    fast, slow = _opening_opencv(zero), _opening(zero)
+    assert torch.equal(fast, slow)
+    holds = _holds_data(images)
+    assert holds.dtype == images.dtype and holds.shape == (3, 1, 48, 60)
+    assert holds[0, 0, 5:20, 3:9].sum() == 0 and holds[0].sum() == 48 * 60 - 15 * 6
+    assert holds[1, 0, :7, :7].sum() == 0 and holds[1, 0, 30:33].sum() == 60 * 3
+    assert holds[2].sum() > 0.99 * 48 * 60  # scattered zeros are dark pixels
+
+
+def test_warp_image_reads_where_the_homography_points() -> None:
+    # bands holding each pixel's own x and y: bilinear reads of a linear ramp
+    # return the continuous position the map gives
+    height, width = 40, 50
+    ys, xs = torch.meshgrid(
+        torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing='ij'
+    )
+    ramps = torch.stack((xs, ys)).double()[None]
+    matrix = torch.tensor(
+        [[0.9, 0.1, 4.0], [-0.05, 1.05, 2.0], [1e-4, -2e-4, 1.0]], dtype=torch.float64
+    )
+    out = warp_image(ramps, matrix[None], (30, 35))
+    assert out.shape == (1, 3, 30, 35)
+    grid = torch.stack(
+        torch.meshgrid(
+            torch.arange(35.0) + 0.5, torch.arange(30.0) + 0.5, indexing='xy'
+        ),
+        -1,
+    ).reshape(-1, 2)
+    expected = torch.from_numpy(apply_homography(matrix.numpy(), grid.double().numpy()))
+    expected = expected.reshape(30, 35, 2).permute(2, 0, 1)
+    inside = out[0, 2] > 0.999
+    assert inside.sum() > 600
+    torch.testing.assert_close(
+        out[0, :2][:, inside], expected[:, inside], atol=1e-6, rtol=0
+    )

@@ -35,7 +35,12 @@ from torch import Tensor
 
 from ..errors import InputError
 from .dense import find_peaks, gather_windows, ncc_search, warp_image
-from .structure import gaussian_blur, oriented_gradients
+from .structure import (
+    DEFAULT_HARMONICS,
+    gaussian_blur,
+    orientation_harmonics,
+    oriented_gradients,
+)
 from .transform import scaling, translation
 
 #: how far the query's centre is looked for from the reference's by default,
@@ -103,6 +108,7 @@ def search_rotation_scale(
     template_share: float = 0.75,
     max_offset: float = MAX_OFFSET,
     smoothing: float = 1.0,
+    harmonics: int | None = DEFAULT_HARMONICS,
 ) -> list[Candidate]:
     """The best reference → query similarities over angles and scales.
 
@@ -125,6 +131,9 @@ def search_rotation_scale(
         smoothing: spatial Gaussian smoothing of the structure channels, in
             pixels of the low-resolution copies (each already averages several
             full-resolution pixels, so it is smaller than the dense matcher's).
+        harmonics: highest orientation harmonic the channels are correlated
+            on (:func:`~torchgeo_cstf.models.structure.orientation_harmonics`;
+            ``None``: the orientation bins themselves).
 
     Returns:
         Up to ``top`` candidates.
@@ -150,7 +159,14 @@ def search_rotation_scale(
     height, width = small_ref.shape[-2:]
     ref_centre = np.array([width / 2, height / 2])
     qry_centre = np.array([small_qry.shape[-1] / 2, small_qry.shape[-2] / 2])
-    ref_channels = oriented_gradients(small_ref, sigma=smoothing)
+
+    def describe(images: Tensor) -> Tensor:
+        channels = oriented_gradients(images, sigma=smoothing)
+        if harmonics is None:
+            return channels
+        return orientation_harmonics(channels, harmonics)
+
+    ref_channels = describe(small_ref)
     side = max(round(min(height, width) * template_share), 8)
     reach = max(round(min(height, width) * max_offset), 2)
     top_left = torch.tensor([[(width - side) // 2, (height - side) // 2]])
@@ -173,7 +189,7 @@ def search_rotation_scale(
             (height, width),
         )
         covered = (aligned[:, -1:] > 0.99).float()
-        channels = oriented_gradients(aligned[:, :-1], sigma=smoothing) * covered
+        channels = describe(aligned[:, :-1]) * covered
         regions = torch.cat(
             [gather_windows(c, top_left - reach, side + 2 * reach) for c in channels]
         )
