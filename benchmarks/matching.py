@@ -60,6 +60,7 @@ from kornia.geometry.transform import ScalePyramid
 from matplotlib.figure import Figure
 
 from torchgeo_cstf import __version__
+from torchgeo_cstf.allocator import keep_freed_memory
 from torchgeo_cstf.datamodules import CrossModalPairsDataModule
 from torchgeo_cstf.datasets import CrossModalPairs, PairedRasters
 from torchgeo_cstf.inference import plot_matches
@@ -286,8 +287,11 @@ def summarise(table: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def run_real(args: argparse.Namespace) -> None:
-    """The real-imagery table: JSON, bar chart and example matches."""
+def run_real(args: argparse.Namespace, kept: bool) -> None:
+    """The real-imagery table: JSON, bar chart and example matches.
+
+    ``kept``: whether glibc keeps freed memory (:func:`keep_freed_memory`).
+    """
     sets, moved = real_sets(args.real_root, args.real_pairs, args.real_size)
     cstf = None if args.weights == 'none' else resolve_matcher(args.weights).eval()
     table: dict[str, dict[str, Any]] = {}
@@ -312,6 +316,7 @@ def run_real(args: argparse.Namespace) -> None:
         'machine': platform.machine(),
         'device': 'cpu',
         'threads': 1,
+        'allocator_keeps_freed_memory': kept,
         'weights': args.weights,
         'texture_size': args.real_size,
         'pairs_per_texture_set': args.real_pairs,
@@ -513,6 +518,8 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    # as the command line and the workers do (every method in this process gains)
+    kept = keep_freed_memory()
 
     common = {'split': 'test', 'length': args.pairs, 'size': args.size, 'seed': 1}
     # the shipped matcher trains for rotations within ±30° (configs/matching_synthetic.yaml);
@@ -536,7 +543,7 @@ def main() -> None:
         )
         return
     if args.real_root is not None:
-        run_real(args)
+        run_real(args, kept)
         return
     methods: dict[str, Matcher] = {'sift+magsac': sift_matcher()}
     if args.weights != 'none':
@@ -552,6 +559,7 @@ def main() -> None:
         'version': __version__,
         'machine': platform.machine(),
         'threads': 1,
+        'allocator_keeps_freed_memory': kept,
         'pairs_per_set': args.pairs,
         'size': args.size,
         'weights': args.weights,

@@ -19,6 +19,7 @@ from celery import Celery, signals
 from celery.utils.log import get_logger
 
 from torchgeo_cstf import __version__
+from torchgeo_cstf.allocator import keep_freed_memory
 from torchgeo_cstf.jobs.settings import JobSettings, WorkerSettings
 from torchgeo_cstf.jobs.stamp import published_at, stamp_published_messages
 
@@ -38,6 +39,12 @@ app.steps['consumer'].add(Heartbeat)
 stamp_published_messages()
 
 _timer = metrics.Timer()
+
+
+@signals.worker_init.connect(weak=False)
+def _keep_freed_memory(**_: Any) -> None:
+    """Main process, before the pool forks: its children inherit the setting."""
+    keep_freed_memory()
 
 
 @signals.worker_init.connect(weak=False)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..allocator import keep_freed_memory
 from ..errors import CSTFError
 from .demo import add_demo_command
 from .dota import add_dota_commands
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()  # large tensors come and go: see torchgeo_cstf.allocator
     try:
         code: int = args.handler(args)
     except CSTFError as err:
