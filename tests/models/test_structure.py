@@ -8,7 +8,6 @@ from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models.structure import (
     gaussian_blur,
     harmonic_basis,
-    orientation_harmonics,
     oriented_gradients,
 )
 from torchgeo_cstf.synthetic import synthesize_scene
@@ -83,6 +82,11 @@ def test_opencv_and_pytorch_blurs_agree(shape: tuple[int, int, int, int]) -> Non
     traced.sum().backward()  # the differentiable path stays differentiable
 
 
+def _project(channels: torch.Tensor, order: int) -> torch.Tensor:
+    basis = harmonic_basis(channels.shape[1], order)
+    return torch.einsum('mc,bchw->bmhw', basis, channels)
+
+
 def test_orientation_harmonics_keep_what_correlation_sees() -> None:
     basis = harmonic_basis(9, 4)
     torch.testing.assert_close(basis @ basis.T, torch.eye(9), atol=1e-6, rtol=0)
@@ -90,25 +94,32 @@ def test_orientation_harmonics_keep_what_correlation_sees() -> None:
     second = oriented_gradients(1 - _scene(3))
     # every harmonic: an orthonormal change of basis keeps inner products
     inner = (first * second).sum(1)
-    full = (orientation_harmonics(first, 4) * orientation_harmonics(second, 4)).sum(1)
+    full = (_project(first, 4) * _project(second, 4)).sum(1)
     torch.testing.assert_close(full, inner, atol=1e-5, rtol=0)
     # harmonics 0-2 (5 components) carry almost all of the zero-mean energy
     centred = first - first.mean(dim=(2, 3), keepdim=True)
     energy = centred.pow(2).sum()
-    kept = {
-        k: float(orientation_harmonics(centred, k).pow(2).sum() / energy)
-        for k in (0, 1, 2)
-    }
-    assert orientation_harmonics(first).shape == (1, 5, 128, 128)
+    kept = {k: float(_project(centred, k).pow(2).sum() / energy) for k in (0, 1, 2)}
     assert kept[2] > 0.999 and kept[1] > 0.98 and kept[0] < 0.9
+
+
+def test_harmonics_are_projected_before_smoothing() -> None:
+    # projecting right after rectification, then smoothing each harmonic by its
+    # own factor and blurring the few components, gives the projection of the
+    # smoothed bins: exactly with every harmonic, up to the norm otherwise
+    image = _scene(4)
+    bins = oriented_gradients(image)
+    every = oriented_gradients(image, harmonics=4)
+    torch.testing.assert_close(every, _project(bins, 4), atol=2e-6, rtol=0)
+    five = oriented_gradients(image, harmonics=2)
+    assert five.shape == (1, 5, 128, 128)
+    assert five.pow(2).sum(1).max() <= 1 + 1e-6
+    torch.testing.assert_close(five, _project(bins, 2), atol=2e-3, rtol=0)
     # the first harmonic is the orientation: a quarter turn (4 of 8 bins) flips it
-    base = orientation_harmonics(oriented_gradients(_scene(2), bins=8), 1)
-    turned = orientation_harmonics(
-        oriented_gradients(torch.rot90(_scene(2), 1, dims=(2, 3)), bins=8), 1
-    )
-    expected = torch.rot90(base, 1, dims=(2, 3)) * torch.tensor([1.0, -1, -1]).reshape(
-        1, 3, 1, 1
-    )
+    base = oriented_gradients(image, bins=8, harmonics=1)
+    turned = oriented_gradients(torch.rot90(image, 1, dims=(2, 3)), bins=8, harmonics=1)
+    sign = torch.tensor([1.0, -1, -1]).reshape(1, 3, 1, 1)
+    expected = torch.rot90(base, 1, dims=(2, 3)) * sign
     inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
     torch.testing.assert_close(turned[inner], expected[inner], atol=2e-3, rtol=0)
 
@@ -118,5 +129,5 @@ def test_orientation_harmonics_errors() -> None:
         harmonic_basis(9, 5)
     with pytest.raises(InputError, match='harmonics'):
         harmonic_basis(9, -1)
-    with pytest.raises(InputError, match='channels'):
-        orientation_harmonics(torch.zeros(9, 8, 8))
+    with pytest.raises(InputError, match=r'harmonics.*\[0, 3\] for 8 bins, got 4'):
+        oriented_gradients(torch.zeros(1, 1, 8, 8), bins=8, harmonics=4)

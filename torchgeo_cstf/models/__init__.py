@@ -16,7 +16,7 @@ from .registry import (
 )
 from .released import CSTFDetectorRegNetX002_Weights, CSTFMatcherRegNetX004_Weights
 from .search import Candidate, search_rotation_scale
-from .structure import orientation_harmonics, oriented_gradients
+from .structure import oriented_gradients
 from .transform import Transform, estimate_transform
 from .weights import export_weights, load_checkpoint, load_weights
 
@@ -44,7 +44,6 @@ __all__ = (
     'list_models',
     'load_checkpoint',
     'load_weights',
-    'orientation_harmonics',
     'oriented_gradients',
     'probiou',
     'probiou_loss',

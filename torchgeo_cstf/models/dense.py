@@ -6,9 +6,8 @@ method of the CFOG/HOPC family rather than by sparse keypoints:
 
 1. both images become dense modality-invariant channels
    (:func:`~torchgeo_cstf.models.structure.oriented_gradients`), projected
-   on their low orientation harmonics
-   (:func:`~torchgeo_cstf.models.structure.orientation_harmonics`: 5
-   components carry what 9 bins do, for about half the correlation cost);
+   on their low orientation harmonics (5 components carry what 9 bins do,
+   for about half the correlation cost);
 2. the query is resampled into the reference frame by a *prior* transform
    (identity when the images are already pre-aligned);
 3. a grid of reference templates (``template`` pixels, the flattest dropped)
@@ -44,7 +43,6 @@ from .structure import (
     DEFAULT_BINS,
     DEFAULT_HARMONICS,
     harmonic_basis,
-    orientation_harmonics,
     oriented_gradients,
 )
 
@@ -319,9 +317,9 @@ class DenseMatcher:
         """
         images = images.float()
         valid = _holds_data(images)
-        channels = oriented_gradients(images, self.bins, self.sigma, self.pre_sigma)
-        if self.harmonics is not None:
-            channels = orientation_harmonics(channels, self.harmonics)
+        channels = oriented_gradients(
+            images, self.bins, self.sigma, self.pre_sigma, harmonics=self.harmonics
+        )
         return Described(channels * valid, valid)
 
     @property

@@ -35,12 +35,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from .dense import find_peaks, gather_windows, ncc_search, warp_image
-from .structure import (
-    DEFAULT_HARMONICS,
-    gaussian_blur,
-    orientation_harmonics,
-    oriented_gradients,
-)
+from .structure import DEFAULT_HARMONICS, gaussian_blur, oriented_gradients
 from .transform import scaling, translation
 
 #: how far the query's centre is looked for from the reference's by default,
@@ -132,7 +127,7 @@ def search_rotation_scale(
             pixels of the low-resolution copies (each already averages several
             full-resolution pixels, so it is smaller than the dense matcher's).
         harmonics: highest orientation harmonic the channels are correlated
-            on (:func:`~torchgeo_cstf.models.structure.orientation_harmonics`;
+            on (:func:`~torchgeo_cstf.models.structure.oriented_gradients`;
             ``None``: the orientation bins themselves).
 
     Returns:
@@ -161,10 +156,7 @@ def search_rotation_scale(
     qry_centre = np.array([small_qry.shape[-1] / 2, small_qry.shape[-2] / 2])
 
     def describe(images: Tensor) -> Tensor:
-        channels = oriented_gradients(images, sigma=smoothing)
-        if harmonics is None:
-            return channels
-        return orientation_harmonics(channels, harmonics)
+        return oriented_gradients(images, sigma=smoothing, harmonics=harmonics)
 
     ref_channels = describe(small_ref)
     side = max(round(min(height, width) * template_share), 8)

@@ -33,7 +33,7 @@ from ..errors import InputError
 #: orientation bins of the default descriptor (20° apart)
 DEFAULT_BINS = 9
 #: orientation harmonics that matching keeps by default (see
-#: :func:`orientation_harmonics`): 5 components instead of 9 bins
+#: :func:`oriented_gradients`): 5 components instead of 9 bins
 DEFAULT_HARMONICS = 2
 
 
@@ -95,8 +95,24 @@ def oriented_gradients(
     sigma: float = 2.0,
     pre_sigma: float = 1.0,
     floor: float = 0.05,
+    harmonics: int | None = None,
 ) -> Tensor:
     """Dense oriented-gradient channels, normalised per pixel.
+
+    With ``harmonics``, the channels come as their projection on the circular
+    harmonics ``0..harmonics`` of the orientation (:func:`harmonic_basis`).
+    Each pixel's bins sample, over [0°, 180°), a sum of rectified cosines
+    ``|g| |cos(θ - φ)|``, smoothed across neighbouring orientations; their
+    harmonics fall fast (relative amplitudes 1, 0.42, 0.085, 0.036 and 0.020
+    for harmonics 0–4, which the [1, 2, 1] orientation smoothing multiplies by
+    1, 0.88, 0.59, 0.25 and 0.03 with 9 bins). The projection is orthonormal,
+    so inner products and norms — all that normalised cross-correlation
+    sees — are kept up to the dropped harmonics: with 2, under 0.1 % of the
+    energy, and matching correlates 5 components instead of 9 bins (same
+    matches, about half the time: ``docs/design.md``). The projection is
+    taken right after rectification: the orientation smoothing is circulant,
+    so it scales each harmonic by its own factor, and the spatial blur and
+    the per-pixel norm then run on the few components instead of all bins.
 
     Args:
         image: (B, C, H, W) values (any scale; the bands are averaged).
@@ -107,29 +123,50 @@ def oriented_gradients(
         floor: share of the image's mean gradient energy added to each pixel's
             norm before normalising, so that flat areas stay near zero instead
             of turning noise into unit vectors.
+        harmonics: highest orientation harmonic to project on, or None for the
+            bins themselves.
 
     Returns:
-        (B, bins, H, W) float channels; each pixel's vector has norm ≤ 1.
+        (B, bins, H, W) float channels, or (B, 2 * harmonics + 1, H, W)
+        components; each pixel's vector has norm ≤ 1.
 
     Raises:
-        InputError: a bad shape or bin count.
+        InputError: a bad shape, bin count or harmonic order.
     """
     if image.ndim != 4:
         raise InputError('image', f'must be (B, C, H, W), got {tuple(image.shape)}')
     if bins < 2:
         raise InputError('bins', f'must be at least 2, got {bins}')
+    basis = None if harmonics is None else harmonic_basis(bins, harmonics)
     grey = gaussian_blur(image.float().mean(dim=1, keepdim=True), pre_sigma)
     padded = F.pad(grey, (1, 1, 1, 1), mode='replicate')
     gx = 0.5 * (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2])
     gy = 0.5 * (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1])
     angles = torch.arange(bins, dtype=grey.dtype, device=grey.device) * (math.pi / bins)
-    channels = (
-        gx * angles.cos().reshape(1, -1, 1, 1) + gy * angles.sin().reshape(1, -1, 1, 1)
-    ).abs()
-    channels = _smooth_orientations(gaussian_blur(channels, sigma))
+    directions = angles.cos().reshape(1, -1, 1, 1), angles.sin().reshape(1, -1, 1, 1)
+    channels = torch.addcmul(gx * directions[0], gy, directions[1]).abs()
+    if basis is None:
+        channels = _smooth_orientations(gaussian_blur(channels, sigma))
+    else:
+        smoothed = basis * _smoothing_factors(bins, harmonics or 0).unsqueeze(1)
+        projected = torch.einsum('mc,bchw->bmhw', smoothed.to(channels), channels)
+        channels = gaussian_blur(projected.contiguous(), sigma)
     norm = channels.pow(2).sum(dim=1, keepdim=True).sqrt()
     scale = norm.mean(dim=(2, 3), keepdim=True)
     return channels / (norm + floor * scale + 1e-12)
+
+
+def _smoothing_factors(bins: int, order: int) -> Tensor:
+    """How :func:`_smooth_orientations` scales each row of :func:`harmonic_basis`.
+
+    A circular [1, 2, 1] / 4 filter over ``bins`` samples multiplies the
+    harmonic ``k`` by ``(1 + cos(2 pi k / bins)) / 2``.
+    """
+    factors = [1.0]
+    for k in range(1, order + 1):
+        factor = (1 + math.cos(2 * math.pi * k / bins)) / 2
+        factors += [factor, factor]
+    return torch.tensor(factors)
 
 
 def _smooth_orientations(channels: Tensor) -> Tensor:
@@ -168,35 +205,3 @@ def harmonic_basis(bins: int, order: int) -> Tensor:
         rows += [math.sqrt(2 / bins) * (k * phase).cos()]
         rows += [math.sqrt(2 / bins) * (k * phase).sin()]
     return torch.stack(rows).float()
-
-
-def orientation_harmonics(channels: Tensor, order: int = DEFAULT_HARMONICS) -> Tensor:
-    """Oriented-gradient channels projected on their low circular harmonics.
-
-    Each pixel's channels sample, over [0°, 180°), a sum of rectified cosines
-    ``|g| |cos(θ - φ)|``, smoothed across neighbouring orientations. Their
-    harmonics fall fast: relative amplitudes 1, 0.42, 0.085, 0.036 and 0.020
-    for harmonics 0–4, which the [1, 2, 1] orientation smoothing multiplies by
-    1, 0.88, 0.59, 0.25 and 0.03 with 9 bins. The projection is orthonormal,
-    so inner products and norms — all that normalised cross-correlation
-    sees — are kept up to the dropped harmonics: with order 2, under 0.1 % of
-    the energy. Matching then correlates 5 components instead of 9 bins
-    (``benchmarks/matching.py`` and ``docs/design.md``: same matches, about
-    half the time).
-
-    Args:
-        channels: (B, bins, H, W) from :func:`oriented_gradients`.
-        order: highest harmonic kept.
-
-    Returns:
-        (B, 2 * order + 1, H, W) components.
-
-    Raises:
-        InputError: a bad shape or order.
-    """
-    if channels.ndim != 4:
-        raise InputError(
-            'channels', f'must be (B, bins, H, W), got {tuple(channels.shape)}'
-        )
-    basis = harmonic_basis(channels.shape[1], order).to(channels)
-    return torch.einsum('mc,bchw->bmhw', basis, channels).contiguous()
