@@ -210,7 +210,6 @@ def real_sets(
         pre-alignment of the pair sets (see :func:`prealignment`).
     """
     sets: dict[str, tuple[list[Sample], bool]] = {}
-    moved = ''
     for rotation_name, rotation in (('10deg', (-10.0, 10.0)), ('any', (-180.0, 180.0))):
         for name, modality in REAL_MODALITIES.items():
             data = CrossModalPairs(
@@ -225,6 +224,21 @@ def real_sets(
             )
             samples = [data[i] for i in range(len(data))]
             sets[f'textures-{name}/{rotation_name}'] = (samples, True)
+    prealigned, moved = real_pair_sets(root)
+    sets.update((name, (samples, False)) for name, samples in prealigned.items())
+    return sets, moved
+
+
+def real_pair_sets(root: Path) -> tuple[dict[str, list[Sample]], str]:
+    """The real co-registered pair sets of the test split, pre-aligned.
+
+    One 512² tile per pair; the StaRainJ pairs grouped by modality.
+
+    Returns:
+        Set name → samples, and the pre-alignment (see :func:`prealignment`).
+    """
+    sets: dict[str, list[Sample]] = {}
+    moved = ''
     for name in REAL_PAIR_SETS:
         data = PairedRasters(
             root / 'pairs' / name, split='test', size=512, resample=True
@@ -233,13 +247,10 @@ def real_sets(
         first: dict[int, int] = {}
         for index, (pair, _, _) in enumerate(data.tiles):
             first.setdefault(pair, index)
-        groups: dict[str, list[Sample]] = {}
         for pair, index in first.items():
             kind = data.kinds[pair] if name == 'multimodal' else name
-            groups.setdefault(kind, []).append(data[index])
-        for kind, samples in groups.items():
             label = f'pairs-{name}' if kind == name else f'pairs-multimodal/{kind}'
-            sets[label] = (samples, False)
+            sets.setdefault(label, []).append(data[index])
     return sets, moved
 
 

@@ -146,3 +146,38 @@ def test_compaction_refuses_a_busted_budget_and_bad_counts(
         assert refused.returncode == 2 and 'train or val' in refused.stderr
     missing = _compact(tmp_path / 'nowhere', tmp_path / 'd')
     assert missing.returncode == 1 and 'no such texture split' in missing.stderr
+
+
+def test_prealigned_speed_times_both_settings(
+    prepared: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, _ = prepared
+    result = tmp_path / 'speed.json'
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / 'benchmarks' / 'prealigned_speed.py'),
+            '--real-root',
+            str(out),
+            '--rounds',
+            '2',
+            '--out',
+            str(result),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    figures = json.loads(result.read_text())
+    runs, summary = figures['runs'], figures['summary']
+    # each setting in its own process; glibc's thresholds applied in one only
+    assert runs['kept']['allocator_keeps_freed_memory'] is (sys.platform == 'linux')
+    assert runs['default']['allocator_keeps_freed_memory'] is False
+    for setting in ('kept', 'default'):
+        run = runs[setting]
+        assert run['pairs'] >= 2  # every pre-aligned test pair of the folder
+        speeds = run['pairs_per_second']
+        assert all(len(v) == 2 and min(v) > 0 for v in speeds.values())
+        ratio = np.median(speeds['dense']) / np.median(speeds['sift+magsac'])
+        assert summary[setting]['dense_vs_sift'] == pytest.approx(ratio, rel=1e-2)
+    kept_gain = summary['kept']['dense'] / summary['default']['dense']
+    assert summary['dense_kept_vs_default'] == pytest.approx(kept_gain, rel=1e-2)
