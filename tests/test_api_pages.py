@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: the public modules: each name in their ``__all__`` needs an API entry
 PUBLIC = (
+    'torchgeo_cstf.allocator',
     'torchgeo_cstf.datamodules',
     'torchgeo_cstf.datasets',
     'torchgeo_cstf.demo',

@@ -20,6 +20,8 @@ import ctypes.util
 import os
 import platform
 
+__all__ = ('MMAP_THRESHOLD', 'TRIM_THRESHOLD', 'keep_freed_memory')
+
 #: mallopt's parameter numbers (glibc's malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
