@@ -26,8 +26,14 @@ medians are reported: a process's peak moves with the allocator's state
 cannot check a ±10 % target. Targets of the issue: overhead ≤ 10 %, peak RSS
 within ±10 % from the smallest to the largest scene.
 
+``--allocator kept`` runs each child as ``cstf`` and the workers run:
+glibc keeping freed memory for reuse
+(:func:`torchgeo_cstf.allocator.keep_freed_memory`); the default leaves glibc
+as it is, as a library user's own process would.
+
 Usage: python benchmarks/scene.py [--sizes 2048 8192 20480] [--tile 1024]
-       [--repeat 3] [--out benchmarks/results/scene.json]
+       [--repeat 3] [--allocator default|kept]
+       [--out benchmarks/results/scene.json]
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from matplotlib.figure import Figure
 from rasterio.windows import Window
 
 from torchgeo_cstf import __version__
+from torchgeo_cstf.allocator import keep_freed_memory
 from torchgeo_cstf.options import TilingOptions
 from torchgeo_cstf.synthetic import synthesize_scene
 
@@ -190,7 +197,11 @@ def model_only(path: str, tile: int, batch_size: int, batches: int) -> None:
 
 
 def run_child(
-    path: Path, tile: int, batch_size: int, model_only_batches: int = 0
+    path: Path,
+    tile: int,
+    batch_size: int,
+    model_only_batches: int = 0,
+    allocator: str = 'default',
 ) -> dict[str, Any]:
     """Figures of one run of a scene (or of the model-only peer) in a fresh process."""
     peer = ['--model-only', str(model_only_batches)] if model_only_batches else []
@@ -204,6 +215,8 @@ def run_child(
             str(tile),
             '--batch-size',
             str(batch_size),
+            '--allocator',
+            allocator,
             *peer,
         ],
         check=True,
@@ -282,9 +295,17 @@ def main() -> None:
     parser.add_argument(
         '--figure', type=Path, default=Path('docs/assets/scene_benchmark.png')
     )
+    parser.add_argument(
+        '--allocator',
+        choices=('default', 'kept'),
+        default='default',
+        help="glibc's defaults, or freed memory kept for reuse as cstf does",
+    )
     parser.add_argument('--child', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--model-only', type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.allocator == 'kept' and not keep_freed_memory():
+        parser.error('--allocator kept: this C library or environment keeps its own')
     if args.child and args.model_only:
         model_only(args.child, args.tile, args.batch_size, args.model_only)
         return
@@ -299,12 +320,15 @@ def main() -> None:
             write_tiled_scene(path, size)
             written = time.perf_counter() - start
             runs = [
-                run_child(path, args.tile, args.batch_size) for _ in range(args.repeat)
+                run_child(path, args.tile, args.batch_size, allocator=args.allocator)
+                for _ in range(args.repeat)
             ]
             row = summarise(size, written, runs)
             batches = -(-int(row['tiles']) // args.batch_size)
             peers = [
-                run_child(path, args.tile, args.batch_size, batches)['peak_rss_mb']
+                run_child(path, args.tile, args.batch_size, batches, args.allocator)[
+                    'peak_rss_mb'
+                ]
                 for _ in range(args.repeat)
             ]
             row['model_only_peak_rss_mb'] = statistics.median(peers)
@@ -327,6 +351,7 @@ def main() -> None:
         'tile': args.tile,
         'batch_size': args.batch_size,
         'repeat': args.repeat,
+        'allocator': args.allocator,
         'rows': rows,
         'rss_spread': (max(rss) - min(rss)) / min(rss),
         'model_only_rss_spread': (max(alone) - min(alone)) / min(alone),
