@@ -16,7 +16,9 @@ scale 0.7–1.4, as ``benchmarks/matching.py`` draws them:
   prior, the one with most inliers kept, as ``PairMatcher`` does, but without
   its wider second search: the setting alone is measured) has a mean corner
   error under 10 px;
-- ``seconds_per_pair`` of the search alone, on one thread.
+- ``seconds_per_pair`` of the search alone, on one thread, freed memory kept
+  for reuse as ``cstf`` and the workers run
+  (:func:`torchgeo_cstf.allocator.keep_freed_memory`).
 
 Usage: python benchmarks/search_settings.py --real-root data/real [--pairs 30]
        [--out benchmarks/results/search_settings.json]
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 
 from torchgeo_cstf import __version__
+from torchgeo_cstf.allocator import keep_freed_memory
 from torchgeo_cstf.datasets import CrossModalPairs
 from torchgeo_cstf.inference.methods import PairMatcher
 from torchgeo_cstf.metrics import corner_error
@@ -111,6 +114,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    kept = keep_freed_memory()  # as cstf and the workers run
     table: dict[str, dict[str, float]] = {}
     for set_name, modality in MODALITIES.items():
         data = CrossModalPairs(
@@ -134,6 +138,7 @@ def main() -> None:
         'machine': platform.machine(),
         'device': 'cpu',
         'threads': 1,
+        'allocator_keeps_freed_memory': kept,
         'settings': SETTINGS,
         'results': table,
     }
