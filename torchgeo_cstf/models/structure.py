@@ -137,7 +137,7 @@ def oriented_gradients(
         raise InputError('image', f'must be (B, C, H, W), got {tuple(image.shape)}')
     if bins < 2:
         raise InputError('bins', f'must be at least 2, got {bins}')
-    basis = None if harmonics is None else harmonic_basis(bins, harmonics)
+    basis = None if harmonics is None else _smoothed_basis(bins, harmonics)
     grey = gaussian_blur(image.float().mean(dim=1, keepdim=True), pre_sigma)
     padded = F.pad(grey, (1, 1, 1, 1), mode='replicate')
     gx = 0.5 * (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2])
@@ -148,25 +148,22 @@ def oriented_gradients(
     if basis is None:
         channels = _smooth_orientations(gaussian_blur(channels, sigma))
     else:
-        smoothed = basis * _smoothing_factors(bins, harmonics or 0).unsqueeze(1)
-        projected = torch.einsum('mc,bchw->bmhw', smoothed.to(channels), channels)
+        projected = torch.einsum('mc,bchw->bmhw', basis.to(channels), channels)
         channels = gaussian_blur(projected.contiguous(), sigma)
     norm = channels.pow(2).sum(dim=1, keepdim=True).sqrt()
     scale = norm.mean(dim=(2, 3), keepdim=True)
     return channels / (norm + floor * scale + 1e-12)
 
 
-def _smoothing_factors(bins: int, order: int) -> Tensor:
-    """How :func:`_smooth_orientations` scales each row of :func:`harmonic_basis`.
+def _smoothed_basis(bins: int, order: int) -> Tensor:
+    """:func:`harmonic_basis` rows that also smooth across orientations.
 
-    A circular [1, 2, 1] / 4 filter over ``bins`` samples multiplies the
-    harmonic ``k`` by ``(1 + cos(2 pi k / bins)) / 2``.
+    Projecting the bins on these rows equals projecting the bins smoothed by
+    :func:`_smooth_orientations` on the plain rows (the filter is symmetric,
+    so it can be applied to the rows instead of the bins).
     """
-    factors = [1.0]
-    for k in range(1, order + 1):
-        factor = (1 + math.cos(2 * math.pi * k / bins)) / 2
-        factors += [factor, factor]
-    return torch.tensor(factors)
+    basis = harmonic_basis(bins, order)  # (2 * order + 1, bins)
+    return _smooth_orientations(basis.T[None, :, :, None])[0, :, :, 0].T
 
 
 def _smooth_orientations(channels: Tensor) -> Tensor:
