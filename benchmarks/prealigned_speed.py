@@ -7,7 +7,11 @@ of the test split, 512² tiles — for SIFT + MAGSAC++ and the library's ``dense
 method, several rounds each, alternating, on one thread. Each allocator
 setting runs in its own fresh process (glibc's thresholds are process-wide
 and set once): ``kept`` calls :func:`torchgeo_cstf.allocator.keep_freed_memory`
-as ``cstf`` and the workers do; ``default`` leaves glibc as it is.
+as ``cstf`` and the workers do; ``default`` leaves glibc as it is. Each
+process also counts the page faults of its ``dense`` rounds (what kept memory
+saves) and profiles one more ``dense`` pass over all pairs (``cProfile``): the
+shares of a pair's time in the correlation (``ncc_search``, and its FFTs
+alone) and in the description (``DenseMatcher.describe``).
 
 Usage::
 
@@ -19,8 +23,11 @@ Prints the figures and writes ``benchmarks/results/prealigned_speed.json``.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import platform
+import pstats
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +51,13 @@ from torchgeo_cstf.inference.methods import PairMatcher
 
 #: the allocator settings compared, each in its own process
 SETTINGS = ('kept', 'default')
+#: profiled parts of a dense pass: name → (file name ends with, function)
+PARTS = {
+    'correlation': ('dense.py', 'ncc_search'),
+    'fft': ('~', '<built-in method torch._C._fft.fft_rfft2>'),
+    'inverse_fft': ('~', '<built-in method torch._C._fft.fft_irfft2>'),
+    'description': ('dense.py', 'describe'),
+}
 
 
 def time_methods(root: Path, rounds: int, kept: bool) -> dict[str, Any]:
@@ -55,8 +69,10 @@ def time_methods(root: Path, rounds: int, kept: bool) -> dict[str, Any]:
         kept: whether to call :func:`keep_freed_memory` first.
 
     Returns:
-        ``pairs``, ``allocator_keeps_freed_memory`` and, per method, the
-        pairs per second of each round.
+        ``pairs``, ``allocator_keeps_freed_memory``, per method the pairs per
+        second of each round, ``dense_page_faults_per_pair`` and
+        ``dense_profile``: seconds per pair and the share of each of
+        :data:`PARTS` in one profiled pass.
     """
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -70,17 +86,46 @@ def time_methods(root: Path, rounds: int, kept: bool) -> dict[str, Any]:
     for run in methods.values():  # first-call set-up untimed
         run(samples[0]['reference'], samples[0]['query'])
     speeds: dict[str, list[float]] = {name: [] for name in methods}
+    faults = 0
     for _ in range(rounds):
         for name, run in methods.items():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             for sample in samples:
                 run(sample['reference'], sample['query'])
             speeds[name].append(round(len(samples) / (time.perf_counter() - start), 3))
+            if name == 'dense':
+                faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     return {
         'pairs': len(samples),
         'allocator_keeps_freed_memory': applied,
         'pairs_per_second': speeds,
+        'dense_page_faults_per_pair': round(faults / (rounds * len(samples))),
+        'dense_profile': profile_dense(methods['dense'], samples),
     }
+
+
+def profile_dense(run: Method, samples: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds per pair of one profiled ``dense`` pass and the shares of :data:`PARTS`."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for sample in samples:
+        run(sample['reference'], sample['query'])
+    profiler.disable()
+    profile = pstats.Stats(profiler).get_stats_profile()
+    shares = {
+        part: round(
+            sum(
+                row.cumtime
+                for function, row in profile.func_profiles.items()
+                if function == name and row.file_name.endswith(suffix)
+            )
+            / profile.total_tt,
+            3,
+        )
+        for part, (suffix, name) in PARTS.items()
+    }
+    return {'seconds_per_pair': round(profile.total_tt / len(samples), 4), **shares}
 
 
 def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -99,11 +144,11 @@ def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
         summary[setting] = {
             **medians,
             'dense_vs_sift': round(medians['dense'] / medians['sift+magsac'], 3),
+            'dense_page_faults_per_pair': run['dense_page_faults_per_pair'],
         }
-    if set(SETTINGS) <= set(summary):
-        summary['dense_kept_vs_default'] = round(
-            summary['kept']['dense'] / summary['default']['dense'], 3
-        )
+    summary['dense_kept_vs_default'] = round(
+        summary['kept']['dense'] / summary['default']['dense'], 3
+    )
     return summary
 
 

@@ -2,12 +2,14 @@
 
 import importlib.util
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from torchgeo_cstf.datasets import CrossModalPairs, PairedRasters
 
@@ -170,7 +172,8 @@ def test_prealigned_speed_times_both_settings(
     figures = json.loads(result.read_text())
     runs, summary = figures['runs'], figures['summary']
     # each setting in its own process; glibc's thresholds applied in one only
-    assert runs['kept']['allocator_keeps_freed_memory'] is (sys.platform == 'linux')
+    glibc = platform.libc_ver()[0] == 'glibc'
+    assert runs['kept']['allocator_keeps_freed_memory'] is glibc
     assert runs['default']['allocator_keeps_freed_memory'] is False
     for setting in ('kept', 'default'):
         run = runs[setting]
@@ -179,5 +182,34 @@ def test_prealigned_speed_times_both_settings(
         assert all(len(v) == 2 and min(v) > 0 for v in speeds.values())
         ratio = np.median(speeds['dense']) / np.median(speeds['sift+magsac'])
         assert summary[setting]['dense_vs_sift'] == pytest.approx(ratio, rel=1e-2)
+        parts = run['dense_profile']  # shares: see the test below on a textured pair
+        assert parts['seconds_per_pair'] > 0
+        assert parts['correlation'] + parts['description'] <= 1
+    if glibc:  # kept memory is reused instead of faulting in again
+        faults = {k: runs[k]['dense_page_faults_per_pair'] for k in runs}
+        assert faults['kept'] < faults['default'] / 2
     kept_gain = summary['kept']['dense'] / summary['default']['dense']
     assert summary['dense_kept_vs_default'] == pytest.approx(kept_gain, rel=1e-2)
+
+
+def test_prealigned_speed_profiles_the_parts_of_a_dense_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
+    from matching import library_method
+    from prealigned_speed import profile_dense
+
+    from torchgeo_cstf.inference.methods import PairMatcher
+    from torchgeo_cstf.synthetic import synthesize_scene
+
+    image = synthesize_scene((256, 256), seed=3).image.astype(np.float32) / 255
+    reference = torch.from_numpy(image)
+    pair = {'reference': reference, 'query': reference.roll(2, dims=-1)}
+    parts = profile_dense(library_method(PairMatcher(method='dense'), False), [pair])
+    # the forward FFTs lie inside the correlation; correlation and description
+    # are apart, and together not more than the whole
+    assert 0 < parts['fft'] < parts['correlation'] < 1
+    assert 0 < parts['inverse_fft'] < parts['correlation']
+    assert 0 < parts['description'] < 1
+    assert parts['correlation'] + parts['description'] < 1
+    assert parts['seconds_per_pair'] > 0
