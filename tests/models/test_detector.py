@@ -87,3 +87,18 @@ def test_size_multiple_is_the_coarsest_stride() -> None:
     assert model.strides[-1] == model.size_multiple == 32
     with pytest.raises(InputError, match='multiples of 32, got \\(48, 64\\)'):
         model(torch.zeros(1, 3, 48, 64))
+
+
+def test_mixed_precision_losses_are_float32_and_close() -> None:
+    torch.manual_seed(0)
+    detector = CSTFDetector(backbone='regnetx_002', num_classes=3, channels=64).eval()
+    image, targets = _scene(256)
+    full = detector.loss(image, targets)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        outputs = detector(image)
+        mixed = detector.loss_from_outputs(outputs, targets)
+    assert outputs[0]['logits'].dtype == torch.bfloat16
+    assert detector._flatten(outputs, 'box').dtype == torch.float32
+    for key in ('classification', 'box', 'centerness'):
+        assert mixed[key].dtype == torch.float32
+        assert mixed[key].item() == pytest.approx(full[key].item(), rel=0.02)

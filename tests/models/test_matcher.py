@@ -216,3 +216,24 @@ def test_the_matcher_says_what_it_takes() -> None:
     assert matcher.size_multiple == matcher.coarse_stride == 16
     with pytest.warns(DeprecationWarning, match='reference_channels'):
         assert matcher.bands == {'reference': 3, 'query': 2}
+
+
+def test_mixed_precision_keeps_pixel_positions_exact() -> None:
+    # bfloat16 holds 8 significant bits: positions past 256 px round to 2 px
+    # steps, and keypoints at the far edge of a 320-px query fell outside it
+    torch.manual_seed(0)
+    matcher = CSTFMatcher(num_keypoints=64).eval()
+    batch = _batch(2, size=320)
+    args = (batch['reference'], batch['query'], batch['warp'], batch['query_valid'])
+    full = matcher.loss(*args)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        out = matcher(batch['reference'], batch['query'])
+        mixed = matcher.loss(*args)
+        truth, classes = matcher.targets(out, batch['warp'], batch['query_valid'])
+    assert out.ref_xy.dtype == out.centres.dtype == truth.dtype == torch.float32
+    exact = matcher(batch['reference'], batch['query'])
+    torch.testing.assert_close(out.ref_xy, exact.ref_xy, rtol=0, atol=0)
+    torch.testing.assert_close(truth, warp_points(batch['warp'].float(), exact.ref_xy))
+    assert int(classes.min()) >= 0 and int(classes.max()) <= out.logits.shape[-1] - 1
+    for key in ('classification', 'refinement'):
+        assert mixed[key].item() == pytest.approx(full[key].item(), rel=0.02)

@@ -153,10 +153,16 @@ class DoGKeypoints(nn.Module):
 
         Returns:
             (B, K, 2) positions (x, y) in continuous pixel coordinates and (B, K)
-            absolute responses; when an image holds fewer than K blobs, the
-            remaining keypoints are padding with a response of 0.
+            absolute responses, both float32 (also under mixed precision:
+            bfloat16 cannot tell pixel 257 from 258); when an image holds fewer
+            than K blobs, the remaining keypoints are padding with a response
+            of 0.
         """
-        grey = image.float().mean(dim=1, keepdim=True)
+        with torch.autocast(image.device.type, enabled=False):
+            return self._detect(image.float())
+
+    def _detect(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        grey = image.mean(dim=1, keepdim=True)
         height, width = grey.shape[-2:]
         if self.upsample:
             grey = F.interpolate(grey, scale_factor=2.0, mode='bilinear')

@@ -127,11 +127,15 @@ def sample_points(features: Tensor, xy: Tensor, size: tuple[int, int]) -> Tensor
 
 
 def warp_points(warp: Tensor, xy: Tensor) -> Tensor:
-    """Apply (B, 3, 3) homographies to (B, N, 2) points."""
-    homogeneous = torch.cat((xy, torch.ones_like(xy[..., :1])), -1) @ warp.transpose(
-        1, 2
-    )
-    return homogeneous[..., :2] / homogeneous[..., 2:].clamp_min(1e-12)
+    """Apply (B, 3, 3) homographies to (B, N, 2) points.
+
+    In the points' precision, also under mixed precision (where a matrix
+    product would otherwise round pixel positions to bfloat16).
+    """
+    with torch.autocast(xy.device.type, enabled=False):
+        warp = warp.to(xy.dtype)
+        homogeneous = torch.cat((xy, torch.ones_like(xy[..., :1])), -1) @ warp.mT
+        return homogeneous[..., :2] / homogeneous[..., 2:].clamp_min(1e-12)
 
 
 @dataclass(frozen=True)
@@ -370,7 +374,7 @@ class CSTFMatcher(nn.Module):
             ref_xy=ref_xy,
             ref_valid=ref_response > 0,
             logits=logits,
-            centres=self._cell_centres((h, w), query_size, logits),
+            centres=self._cell_centres((h, w), query_size, ref_xy),
             ref_fine=ref_fine,
             query_fine=query_fine,
         )
@@ -482,7 +486,7 @@ class CSTFMatcher(nn.Module):
         Returns:
             (B, K, 2) true query positions and (B, K) int64 classes.
         """
-        truth = warp_points(warp.to(out.ref_xy.dtype), out.ref_xy)
+        truth = warp_points(warp, out.ref_xy)
         height, width = query_valid.shape[-2:]
         h_cells = -(-height // self.coarse_stride)
         w_cells = (out.logits.shape[-1] - 1) // h_cells
