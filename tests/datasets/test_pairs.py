@@ -247,3 +247,54 @@ def test_resampled_real_pairs_carry_the_exact_similarity() -> None:
             assert _correlation(sample, off) < exact - 0.002
     again = data[1]
     torch.testing.assert_close(again['query'], data[1]['query'])  # deterministic
+
+
+def test_real_fine_tune_mixes_synthetic_and_paired_pairs(tmp_path: Path) -> None:
+    from torchgeo_cstf.synthetic import synthesize_scene
+
+    for index, split in enumerate(['train', 'val', 'test']):
+        folder = tmp_path / split
+        folder.mkdir()
+        image = synthesize_scene((96, 96), seed=index).image
+        cv2.imwrite(str(folder / f'{index}.png'), image.transpose(1, 2, 0)[..., ::-1])
+    datamodule = CrossModalPairsDataModule(
+        batch_size=2,
+        patch_size=64,
+        train_length=4,
+        val_length=2,
+        synthetic_pairs=3,
+        paired_roots=[str(DATA / 'paired_rasters')],
+        root=tmp_path,
+        rotation=(-10.0, 10.0),
+    )
+    datamodule.setup('fit')
+    train = datamodule.train_dataset
+    assert isinstance(train, torch.utils.data.ConcatDataset)
+    simulated, generated, paired = train.datasets
+    assert isinstance(simulated, CrossModalPairs) and simulated.files
+    assert isinstance(generated, CrossModalPairs) and not generated.files
+    assert isinstance(paired, PairedRasters)
+    assert (len(simulated), len(generated)) == (4, 3)
+    assert len(train) == 7 + len(paired)
+    # the joined synthetic pairs are the generator's, with the same warp ranges
+    alone = CrossModalPairs(split='train', length=3, size=64, rotation=(-10.0, 10.0))
+    for index in range(3):
+        mixed, expected = train[4 + index], alone[index]
+        assert set(mixed) == {'reference', 'query', 'query_valid', 'warp', 'modality'}
+        torch.testing.assert_close(mixed['reference'], expected['reference'])
+        torch.testing.assert_close(mixed['warp'], expected['warp'])
+        linear = expected['warp'].numpy()[:2, :2]
+        angle = np.degrees(np.arctan2(linear[1, 0], linear[0, 0]))
+        assert abs(angle) <= 10 + 5  # rotation range, plus the homography's shear
+    # validation stays on the real folder
+    assert isinstance(datamodule.val_dataset, CrossModalPairs)
+    assert datamodule.val_dataset.files == [tmp_path / 'val' / '1.png']
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch['reference'].shape == (2, 3, 64, 64)
+
+
+def test_synthetic_pairs_need_a_real_folder() -> None:
+    with pytest.raises(InputError, match='synthetic_pairs.*give root'):
+        CrossModalPairsDataModule(synthetic_pairs=10)
+    with pytest.raises(InputError, match='synthetic_pairs.*0 or more'):
+        CrossModalPairsDataModule(synthetic_pairs=-1, root='anywhere')

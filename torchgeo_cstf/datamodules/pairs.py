@@ -8,10 +8,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import ConcatDataset
+from torch.utils.data import ConcatDataset, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets.pairs import CrossModalPairs, PairedRasters, Sample
+from ..errors import InputError
 from ..io.radiometry import fit_bands
 from .splits import setup_generated_splits
 
@@ -57,7 +58,11 @@ class CrossModalPairsDataModule(NonGeoDataModule):
     the training pairs, the query resampled into the reference frame and moved
     by a random similarity within the same ``scale`` and ``rotation`` ranges
     (and up to ``paired_shift`` pixels): real cross-modal radiometry beside
-    the simulated one. Validation and test stay on the simulated pairs.
+    the simulated one. With ``synthetic_pairs`` (and a ``root``), that many
+    pairs of the synthetic generator (same modalities, warp, scale and
+    rotation ranges) join them too: a fine-tune on real imagery then keeps
+    what the synthetic weights learned. Validation and test stay on the
+    simulated pairs of ``root``.
 
     Args:
         batch_size: pairs per batch.
@@ -68,6 +73,7 @@ class CrossModalPairsDataModule(NonGeoDataModule):
         test_length: pairs in the test split.
         paired_roots: folders holding a ``pairs.csv`` of real pairs.
         paired_shift: largest centre shift of their resampled queries, pixels.
+        synthetic_pairs: synthetic training pairs joined to those of ``root``.
         **kwargs: further arguments of
             :class:`~torchgeo_cstf.datasets.CrossModalPairs` (``root``,
             ``modalities``, ``warp``, ``scale`` …).
@@ -83,15 +89,32 @@ class CrossModalPairsDataModule(NonGeoDataModule):
         test_length: int = 100,
         paired_roots: Sequence[str] = (),
         paired_shift: float = 25.0,
+        synthetic_pairs: int = 0,
         **kwargs: Any,
     ) -> None:
-        """Initialise the datamodule; see the class docstring for arguments."""
+        """Initialise the datamodule; see the class docstring for arguments.
+
+        Raises:
+            InputError: ``synthetic_pairs`` is negative, or given without a
+                ``root`` (the pairs would all be synthetic already).
+        """
+        if synthetic_pairs < 0:
+            raise InputError(
+                'synthetic_pairs', f'must be 0 or more, got {synthetic_pairs}'
+            )
+        if synthetic_pairs and kwargs.get('root') is None:
+            raise InputError(
+                'synthetic_pairs',
+                'joins synthetic pairs to those of a folder of real rasters: '
+                'give root too (without root every pair is synthetic already)',
+            )
         super().__init__(
             CrossModalPairs, batch_size, num_workers, size=patch_size, **kwargs
         )
         self.lengths = {'train': train_length, 'val': val_length, 'test': test_length}
         self.paired_roots = list(paired_roots)
         self.paired_shift = paired_shift
+        self.synthetic_pairs = synthetic_pairs
         self.aug = nn.Identity()
 
     def setup(self, stage: str) -> None:
@@ -101,13 +124,26 @@ class CrossModalPairsDataModule(NonGeoDataModule):
             stage: ``fit``, ``validate``, ``test`` or ``predict``.
         """
         setup_generated_splits(self, stage, self.lengths)
-        if stage != 'fit' or not self.paired_roots:
+        if stage != 'fit' or not (self.paired_roots or self.synthetic_pairs):
             return
         simulated = self.train_dataset
         assert isinstance(simulated, CrossModalPairs)
         fit = FitPairBands(simulated.reference_bands, simulated.query_bands)
         simulated.transforms = fit
-        real = [
+        extra: list[Dataset[Sample]] = []
+        if self.synthetic_pairs:
+            generated = {
+                key: value for key, value in self.kwargs.items() if key != 'root'
+            }
+            extra.append(
+                CrossModalPairs(
+                    split='train',
+                    length=self.synthetic_pairs,
+                    transforms=fit,
+                    **generated,
+                )
+            )
+        extra += [
             PairedRasters(
                 root,
                 split='train',
@@ -120,7 +156,7 @@ class CrossModalPairsDataModule(NonGeoDataModule):
             )
             for root in self.paired_roots
         ]
-        self.train_dataset = ConcatDataset([simulated, *real])
+        self.train_dataset = ConcatDataset([simulated, *extra])
 
 
 class PairedRastersDataModule(NonGeoDataModule):
