@@ -8,18 +8,33 @@ import rasterio
 
 from torchgeo_cstf.cli import main
 from torchgeo_cstf.demo import run_demo
-from torchgeo_cstf.models import CSTFDetectorRegNetX002_Weights, get_model
+from torchgeo_cstf.models import (
+    CSTFDetectorRegNetX002_Weights,
+    CSTFMatcherRegNetX004_Weights,
+    get_model,
+)
+from torchgeo_cstf.models.registry import MATCHERS, resolve_model
 from torchgeo_cstf.models.weights import resolve_url, sha256_of
 from torchgeo_cstf.synthetic import PairTruth, generate_scene
 
 
 def test_shipped_weights_are_verified_and_small() -> None:
-    member = CSTFDetectorRegNetX002_Weights.SYNTHETIC
-    path = resolve_url(member.url)
-    assert sha256_of(path) == member.meta['sha256']
-    assert path.stat().st_size < 20 * 2**20
-    model = get_model('cstf_detector_regnetx_002', weights=member)
-    assert model.num_classes == 3 and not model.training
+    for name, weights in (
+        ('cstf_detector_regnetx_002', CSTFDetectorRegNetX002_Weights),
+        ('cstf_matcher_regnetx_004', CSTFMatcherRegNetX004_Weights),
+    ):
+        for member in weights:
+            path = resolve_url(member.url)
+            assert sha256_of(path) == member.meta['sha256'], member
+            assert path.stat().st_size < 20 * 2**20
+            assert not get_model(name, weights=member).training
+    model = get_model(
+        'cstf_detector_regnetx_002', weights=CSTFDetectorRegNetX002_Weights.SYNTHETIC
+    )
+    assert model.num_classes == 3
+    # the default matcher: fine-tuned on real imagery beside synthetic pairs
+    default = resolve_model('cstf_matcher_regnetx_004', MATCHERS).weights
+    assert default is CSTFMatcherRegNetX004_Weights.REAL_AND_SYNTHETIC
 
 
 @pytest.mark.slow

@@ -237,3 +237,42 @@ def test_mixed_precision_keeps_pixel_positions_exact() -> None:
     assert int(classes.min()) >= 0 and int(classes.max()) <= out.logits.shape[-1] - 1
     for key in ('classification', 'refinement'):
         assert mixed[key].item() == pytest.approx(full[key].item(), rel=0.02)
+
+
+@pytest.mark.slow
+def test_real_config_fits_in_mixed_precision(tmp_path: Path) -> None:
+    import cv2
+
+    from torchgeo_cstf.synthetic import synthesize_scene
+
+    for index, split in enumerate(['train', 'val', 'test']):
+        (tmp_path / 'textures' / split).mkdir(parents=True)
+        image = synthesize_scene((160, 160), seed=index).image.transpose(1, 2, 0)
+        cv2.imwrite(str(tmp_path / 'textures' / split / 'scene.png'), image)
+    main(
+        [
+            'fit',
+            '--config',
+            'configs/matching_real.yaml',
+            '--model.init_args.weights',
+            'null',
+            '--trainer.accelerator',
+            'cpu',
+            '--trainer.precision',
+            'bf16-mixed',
+            '--trainer.fast_dev_run',
+            '2',
+            '--trainer.default_root_dir',
+            str(tmp_path / 'run'),
+            '--data.init_args.patch_size',
+            '128',
+            '--data.init_args.num_workers',
+            '0',
+            '--data.init_args.paired_roots',
+            '[]',
+            '--data.init_args.synthetic_pairs',
+            '8',
+            '--data.dict_kwargs.root',
+            str(tmp_path / 'textures'),
+        ]
+    )

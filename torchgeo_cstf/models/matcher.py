@@ -183,7 +183,8 @@ class CSTFMatcher(nn.Module):
     Example:
         >>> from torchgeo_cstf.models import get_model
         >>> matcher = get_model(
-        ...     'cstf_matcher_regnetx_004', 'CSTFMatcherRegNetX004_Weights.REAL'
+        ...     'cstf_matcher_regnetx_004',
+        ...     'CSTFMatcherRegNetX004_Weights.REAL_AND_SYNTHETIC',
         ... )
         >>> matcher.keypoints.num_keypoints, matcher.training
         (256, False)
