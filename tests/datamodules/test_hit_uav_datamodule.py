@@ -65,3 +65,25 @@ def test_fine_tunes_the_synthetic_weights_to_four_classes(
             channels=96,
             weights='CSTFDetectorRegNetX002_Weights.SYNTHETIC',
         )
+
+
+def test_quarter_turns_only_for_square_patches() -> None:
+    import kornia.augmentation as K
+
+    def turns(datamodule: HITUAVDataModule) -> int:
+        steps = datamodule.train_aug.sequence.children()
+        return sum(isinstance(m, K.RandomRotation90) for m in steps)
+
+    wide = HITUAVDataModule(root=ROOT, batch_size=2, patch_size=(96, 128))
+    assert (
+        turns(wide) == 0
+        and turns(HITUAVDataModule(root=ROOT, patch_size=(96, 96))) == 1
+    )
+    # a training batch of the non-square patches goes through every augmentation
+    # (kornia >= 0.9.2 refuses quarter turns of non-square images)
+    wide.setup('fit')
+    batch = next(iter(wide.train_dataloader()))
+    torch.manual_seed(0)
+    for _ in range(4):
+        out = wide.on_after_batch_transfer(batch, 0)
+        assert out['image'].shape == (2, 3, 96, 128)

@@ -130,18 +130,27 @@ class RotatedBoxAugmentation(nn.Module):
 
 
 def detection_augmentation(
-    mean: Tensor | float, std: Tensor | float, *, train: bool
+    mean: Tensor | float,
+    std: Tensor | float,
+    *,
+    train: bool,
+    quarter_turns: bool = True,
 ) -> RotatedBoxAugmentation:
     """The default batch augmentation of the detection datamodules.
 
-    Evaluation: normalisation only. Training adds flips, 90° rotations, a random
-    rotation (±180°) with scale jitter (0.8–1.2) and brightness/contrast jitter;
-    all work for any band count (no RGB-only colour operations).
+    Evaluation: normalisation only. Training adds flips, 90° rotations (with
+    ``quarter_turns``), a random rotation (±180°) with scale jitter (0.8–1.2)
+    and brightness/contrast jitter; all work for any band count (no RGB-only
+    colour operations).
 
     Args:
         mean: per-band (or scalar) mean subtracted first.
         std: per-band (or scalar) divisor.
         train: whether to add the random augmentations.
+        quarter_turns: add random 90° rotations; only for square images (a
+            quarter turn of a non-square image does not fit its frame: kornia
+            ≥ 0.9.2 refuses it, older versions cut the image off). The flips
+            already give the half turn.
 
     Returns:
         The augmentation.
@@ -149,11 +158,12 @@ def detection_augmentation(
     normalize = K.Normalize(mean=torch.as_tensor(mean), std=torch.as_tensor(std))
     if not train:
         return RotatedBoxAugmentation(normalize)
+    turns = [K.RandomRotation90(times=(0, 3), p=0.5)] if quarter_turns else []
     return RotatedBoxAugmentation(
         normalize,
         K.RandomHorizontalFlip(),
         K.RandomVerticalFlip(),
-        K.RandomRotation90(times=(0, 3), p=0.5),
+        *turns,
         K.RandomAffine(degrees=180.0, scale=(0.8, 1.2), p=0.5),
         K.RandomBrightness((0.85, 1.15), p=0.5),
         K.RandomContrast((0.85, 1.15), p=0.5),

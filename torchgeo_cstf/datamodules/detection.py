@@ -33,6 +33,8 @@ class OrientedDetectionDataModule(NonGeoDataModule):
         batch_size: images per batch.
         num_workers: data loader processes.
         horizontal_targets: shape batches for TorchGeo's ``ObjectDetection``.
+        square: whether batches are square (random 90° rotations are added
+            only then: see :func:`detection_augmentation`).
         **kwargs: arguments of the dataset class.
     """
 
@@ -45,13 +47,16 @@ class OrientedDetectionDataModule(NonGeoDataModule):
         batch_size: int = 8,
         num_workers: int = 0,
         horizontal_targets: bool = False,
+        square: bool = True,
         **kwargs: Any,
     ) -> None:
         """Initialise the datamodule; see the class docstring for arguments."""
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
         self.horizontal_targets = horizontal_targets
         self.collate_fn = collate_rotated_detection
-        self.train_aug = detection_augmentation(self.mean, self.std, train=True)
+        self.train_aug = detection_augmentation(
+            self.mean, self.std, train=True, quarter_turns=square
+        )
         self.aug = detection_augmentation(self.mean, self.std, train=False)
 
     def on_after_batch_transfer(

@@ -52,8 +52,9 @@ class HITUAVDataModule(OrientedDetectionDataModule):
     :class:`HITUAVSample`); validation and test keep them, so that detections
     in ``DontCare`` regions count neither way. Batches are those of
     :class:`~torchgeo_cstf.datamodules.detection.OrientedDetectionDataModule`
-    (flips, 90° and free rotations, scale and brightness/contrast jitter in
-    training).
+    (flips, free rotations, scale and brightness/contrast jitter in training;
+    90° rotations only when ``patch_size`` is square, which HIT-UAV's 640×512
+    is not).
 
     Args:
         batch_size: images per batch.
@@ -82,8 +83,16 @@ class HITUAVDataModule(OrientedDetectionDataModule):
         """Initialise the datamodule; see the class docstring."""
         if bands not in (1, 3):
             raise InputError('bands', f'must be 1 or 3, got {bands}')
-        super().__init__(HITUAV, batch_size, num_workers, horizontal_targets, **kwargs)
-        self.patch_size = (int(patch_size[0]), int(patch_size[1]))
+        rows, columns = int(patch_size[0]), int(patch_size[1])
+        super().__init__(
+            HITUAV,
+            batch_size,
+            num_workers,
+            horizontal_targets,
+            square=rows == columns,
+            **kwargs,
+        )
+        self.patch_size = (rows, columns)
         self.bands = bands
 
     def _dataset(self, split: HITUAVSplit) -> HITUAV:
