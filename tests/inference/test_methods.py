@@ -155,3 +155,36 @@ def test_a_search_that_finds_nothing_near_the_centre_looks_further() -> None:
     found = matcher(reference, query, search=True)
     assert found.inliers >= matcher.min_inliers
     assert corner_error(found.transform.matrix, truth, 256, 256) < 3
+
+
+@pytest.mark.slow
+def test_auto_tries_the_learned_matcher_at_fixed_turns_when_the_search_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchgeo_cstf.inference import methods
+    from torchgeo_cstf.models.registry import MATCHERS, resolve_model
+    from torchgeo_cstf.models.search import Candidate
+
+    truth = _turn(125.0, 1.1, (5.0, -3.0))
+    reference, query = _pair(truth, seed=6)
+    # a search whose every candidate is a quarter turn off (as speckle can make it)
+    wrong = Candidate(_turn(35.0, 1.1, (5.0, -3.0)), 1.0, 35.0, 1.1)
+    monkeypatch.setattr(methods, 'search_rotation_scale', lambda *a, **k: [wrong])
+    dense = PairMatcher(method='dense')(reference, query, search=True)
+    assert dense.inliers < dense_min_inliers()
+    cstf = resolve_model('cstf_matcher_regnetx_004', MATCHERS).model
+    auto = PairMatcher(method='auto', cstf=cstf)(reference, query, search=True)
+    assert auto.method == 'cstf+dense' and auto.inliers >= dense_min_inliers()
+    assert corner_error(auto.transform.matrix, truth, 256, 256) < 3
+    # found from one of the fixed turns (not from the search's candidate)
+    turn = np.degrees(np.arctan2(auto.prior[0, 1], auto.prior[0, 0]))
+    step = 360 / methods.FALLBACK_TURNS
+    assert abs(turn / step - round(turn / step)) < 1e-6
+    # dense matching alone, or auto without the turns, stays lost
+    monkeypatch.setattr(methods, 'FALLBACK_TURNS', 0)
+    lost = PairMatcher(method='auto', cstf=cstf)(reference, query, search=True)
+    assert lost.inliers < dense_min_inliers()
+
+
+def dense_min_inliers() -> int:
+    return PairMatcher(method='dense').min_inliers

@@ -21,7 +21,9 @@ images, or — with ``search`` — each of the best candidates of the rotation/
 scale search (:func:`~torchgeo_cstf.models.search.search_rotation_scale`), of
 which the one leading to the most inliers is kept; when none reaches
 ``min_inliers``, a second search with twice the reach (:data:`FAR_OFFSET`)
-gets its chance.
+gets its chance, and then (``auto`` only) the CSTF matcher at
+:data:`FALLBACK_TURNS` fixed turns of the query, each refined by dense
+matching.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from ..errors import InputError
 from ..io.radiometry import fit_bands
 from ..models.dense import DenseMatcher, Described, Stage, warp_image
 from ..models.matcher import CSTFMatcher, Matches, warp_points
-from ..models.search import MAX_OFFSET, search_rotation_scale
+from ..models.search import MAX_OFFSET, search_rotation_scale, similarity
 from ..models.transform import Matrix, Transform, estimate_transform
 from ..ops.padding import pad_to_multiple
 from ..options import METHODS, MatchMethod, TransformModel
@@ -84,6 +86,10 @@ def _inside(xy: Tensor, height: int, width: int) -> Tensor:
 #: the search's reach when its first reach (:data:`~torchgeo_cstf.models.search.MAX_OFFSET`)
 #: leads to too few inliers: a query further off the reference's centre
 FAR_OFFSET = 2 * MAX_OFFSET
+#: turns of the query (evenly spaced) at which ``auto`` tries the CSTF matcher
+#: when neither search leads to ``min_inliers``: 30° apart, so that one of
+#: them lies within the ±15° the matcher is trained to bridge (±30°)
+FALLBACK_TURNS = 12
 
 
 @dataclass
@@ -134,7 +140,10 @@ class PairMatcher:
                 (instead of ``prior``) and keep the best outcome; when none
                 reaches ``min_inliers``, search again with twice the reach
                 (:data:`FAR_OFFSET`: a query further off the centre) and keep
-                the better of the two.
+                the better of the two; with ``auto``, when that still falls
+                short, the CSTF matcher tries the query at
+                :data:`FALLBACK_TURNS` turns (kept when its refinement reaches
+                ``min_inliers``).
 
         Returns:
             The best result over the priors tried.
@@ -152,7 +161,36 @@ class PairMatcher:
             # nothing consistent near the centre: the query may sit further off
             wider = self._searched(reference, described, query, FAR_OFFSET)
             best = max((best, wider), key=lambda r: r.inliers)
+        if best.inliers < self.min_inliers and self.method == 'auto':
+            # nothing consistent where the search looked (speckle can hide the
+            # structure its single template scores): the learned matcher at
+            # fixed turns, each refined by dense matching
+            assert described is not None  # described for every method but cstf
+            turned = self._turned(reference, described, query)
+            if turned.inliers >= self.min_inliers:
+                best = turned
         return best
+
+    def _turned(
+        self, reference: Tensor, described: Described, query: Tensor
+    ) -> PairResult:
+        """The best CSTF + dense result over :data:`FALLBACK_TURNS` turns."""
+        ref_centre = np.array([reference.shape[-1], reference.shape[-2]]) / 2
+        query_centre = np.array([query.shape[-1], query.shape[-2]]) / 2
+        results = []
+        for step in range(FALLBACK_TURNS):
+            prior = similarity(
+                360.0 * step / FALLBACK_TURNS, 1.0, ref_centre, query_centre
+            )
+            coarse = self._cstf(reference, query, prior)
+            if coarse.transform is None:
+                continue
+            refined = self._dense(described, query, coarse.transform.matrix)
+            results.append(
+                PairResult(refined.matches, refined.transform, 'cstf+dense', prior)
+            )
+        empty = PairResult(Matches.empty(), None, 'cstf+dense', np.eye(3))
+        return max(results, key=lambda r: r.inliers, default=empty)
 
     def _searched(
         self,

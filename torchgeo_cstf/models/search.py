@@ -62,7 +62,7 @@ class Candidate:
     scale: float
 
 
-def _similarity(
+def similarity(
     angle: float,
     scale: float,
     ref_centre: np.ndarray[Any, Any],
@@ -167,7 +167,7 @@ def search_rotation_scale(
     def scored(combos: list[tuple[float, float]]) -> list[Candidate]:
         # the query resampled into the reference frame for every combination
         to_query = np.stack(
-            [_similarity(a, s, ref_centre, qry_centre) for a, s in combos]
+            [similarity(a, s, ref_centre, qry_centre) for a, s in combos]
         )
         # a scale above 1 shrinks the query: blurred first, so that its
         # speckle and noise do not alias into structure (bilinear reads alone
