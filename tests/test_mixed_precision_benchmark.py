@@ -22,9 +22,6 @@ def test_both_precisions_time_the_same_training_step(
         assert set(seconds) == {'float32', 'bf16-mixed'}
         assert min(seconds.values()) > 0
         assert figures['steps_timed'] == 2  # the first step of a round left out
-        assert figures['speedup'] == pytest.approx(
-            seconds['float32'] / seconds['bf16-mixed'], rel=0.05
-        )
         # each precision starts from the same weights: the first losses agree
         first = figures['first_loss']
         assert first['bf16-mixed'] == pytest.approx(first['float32'], rel=0.03)

@@ -104,6 +104,16 @@ class CSTFDetectorRegNetX002_Weights(PackagedWeightsEnum):
     )
 
 
+#: constructor arguments of every shipped matcher: a 3-band reference, a 1-band
+#: query (other band counts are adapted by ``fit_bands``)
+_MATCHER_KWARGS = {'reference_channels': 3, 'query_channels': 1, 'num_keypoints': 256}
+#: what the matchers fine-tuned on real imagery saw
+_REAL_MATCHER_DOMAIN = (
+    'real optical references; real or simulated SAR, thermal, NIR and '
+    'later-date queries; 1-10 m'
+)
+
+
 class CSTFMatcherRegNetX004_Weights(PackagedWeightsEnum):
     """Weights of ``cstf_matcher_regnetx_004``; the first member is the default.
 
@@ -132,14 +142,8 @@ class CSTFMatcherRegNetX004_Weights(PackagedWeightsEnum):
         meta={
             'sha256': '56c430de57da35d0ff4070af7dea64fc37a428c28f3db1978121128ab9261785',
             'config': 'configs/matching_real.yaml',
-            'domain': 'real optical references; real or simulated SAR, thermal, '
-            'NIR and later-date queries; 1-10 m; synthetic renders',
-            'model_kwargs': {
-                'reference_channels': 3,
-                'query_channels': 1,
-                'num_keypoints': 256,
-                'structure': True,
-            },
+            'domain': f'{_REAL_MATCHER_DOMAIN}; synthetic renders',
+            'model_kwargs': {**_MATCHER_KWARGS, 'structure': True},
             # the run that made the file: 3000 steps in 43 min on the 2-core
             # CPU VM (no GPU lent), half the pairs synthetic; validation at
             # step 2999 on the 32 real-texture val pairs (REAL's run: 0.275,
@@ -153,14 +157,8 @@ class CSTFMatcherRegNetX004_Weights(PackagedWeightsEnum):
         meta={
             'sha256': '27b7d2adb6c7c241f1623daead156cc80343890f948b745bfdaa15e8c17b062d',
             'config': 'configs/matching_real.yaml',
-            'domain': 'real optical references; real or simulated SAR, thermal, '
-            'NIR and later-date queries; 1-10 m',
-            'model_kwargs': {
-                'reference_channels': 3,
-                'query_channels': 1,
-                'num_keypoints': 256,
-                'structure': True,
-            },
+            'domain': _REAL_MATCHER_DOMAIN,
+            'model_kwargs': {**_MATCHER_KWARGS, 'structure': True},
             # the run that made the file: 800 steps (of 1200 planned, stopped by
             # max_time at 45 min) on 2 CPU cores shared with the test suite;
             # validation at step 799 on 32 real-texture val pairs
@@ -174,11 +172,7 @@ class CSTFMatcherRegNetX004_Weights(PackagedWeightsEnum):
             'sha256': '33084359c07cdf9672d5a7e63976e1827a53d5eadfecc2383d2839d2e51400bb',
             'config': 'configs/matching_synthetic.yaml',
             'domain': 'synthetic renders only (optical, SAR-like, thermal-like)',
-            'model_kwargs': {
-                'reference_channels': 3,
-                'query_channels': 1,
-                'num_keypoints': 256,
-            },
+            'model_kwargs': dict(_MATCHER_KWARGS),
             # the run that made the file: 1100 steps in 23 min on 2 CPU cores;
             # last validation (step 1000, val split, 32 pairs)
             'metrics': {'val_mma3': 0.346, 'val_mma5': 0.526, 'val_auc10': 0.429},
