@@ -107,7 +107,7 @@ class CSTFDetectorRegNetX002_Weights(PackagedWeightsEnum):
 #: constructor arguments of every shipped matcher: a 3-band reference, a 1-band
 #: query (other band counts are adapted by ``fit_bands``)
 _MATCHER_KWARGS = {'reference_channels': 3, 'query_channels': 1, 'num_keypoints': 256}
-#: what the matchers fine-tuned on real imagery saw
+#: what the matchers trained on real imagery saw
 _REAL_MATCHER_DOMAIN = (
     'real optical references; real or simulated SAR, thermal, NIR and '
     'later-date queries; 1-10 m'
@@ -118,17 +118,18 @@ class CSTFMatcherRegNetX004_Weights(PackagedWeightsEnum):
     """Weights of ``cstf_matcher_regnetx_004``; the first member is the default.
 
     ``REAL_AND_SYNTHETIC`` (default of ``match``, ``coregister``, ``cstf
-    match``, the demo and the workers): fine-tuned from ``SYNTHETIC`` by
-    ``configs/matching_real.yaml`` on real imagery — real textures with
+    match``, the demo and the workers): trained by
+    ``configs/matching_real.yaml`` from a random initialisation (the config
+    named ``SYNTHETIC``, which the task then ignored) on real imagery — real textures with
     simulated SAR-like, thermal-like and later-date views, and real
     Sentinel-1/2, visible–NIR and multi-date NAIP pairs — with as many pairs
     of the synthetic generator beside them (rotation within ±30°, scale
     0.7–1.4); band adapters read the oriented-gradient structure channels
     beside the bands.
 
-    ``REAL``: the first fine-tune on real imagery (the same recipe without the
-    synthetic pairs, stopped at 800 steps); it lost ground on synthetic
-    renders.
+    ``REAL``: the first run on real imagery (the same recipe without the
+    synthetic pairs, from a random initialisation too, stopped at 800 steps);
+    it scores below ``SYNTHETIC`` on synthetic renders.
 
     ``SYNTHETIC``: trained by ``configs/matching_synthetic.yaml`` on synthetic
     optical → SAR-like / thermal-like / optical pairs (rotation within ±30°,

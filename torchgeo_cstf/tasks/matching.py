@@ -75,6 +75,8 @@ class CSTFMatching(BaseTask):
         weights: str | None = None,
     ) -> None:
         """Initialise the task; see the class docstring for arguments."""
+        # TorchGeo's BaseTask leaves ``weights`` out of the hyperparameters
+        self.weights = weights
         super().__init__()
 
     def configure_models(self) -> None:
@@ -87,8 +89,8 @@ class CSTFMatching(BaseTask):
             num_keypoints=self.hparams['num_keypoints'],
             structure=self.hparams.get('structure', False),
         )
-        if self.hparams.get('weights'):
-            load_into(self.model, self.hparams['weights'], fresh=('adapters.',))
+        if self.weights:
+            load_into(self.model, self.weights, fresh=('adapters.',))
 
     def forward(self, reference: Tensor, query: Tensor) -> list[Matches]:
         """Matches of each pair of a batch.
