@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import torch
+import yaml
 
 from torchgeo_cstf.models.registry import get_weight
 from torchgeo_cstf.models.weights import load_weights
@@ -33,3 +36,13 @@ def test_band_adapters_that_do_not_fit_start_fresh() -> None:
     loaded = [k for k in state if not k.startswith('adapters.')]
     for key in loaded:
         assert torch.equal(own[key], state[key].to(own[key].dtype)), key
+
+
+def test_the_continued_config_starts_from_the_shipped_weights() -> None:
+    config = yaml.safe_load(Path('configs/matching_real_continued.yaml').read_text())
+    args = config['model']['init_args']
+    assert args['weights'] == MEMBER
+    task = CSTFMatching(**args)
+    state = load_weights(get_weight(MEMBER))
+    own = task.model.state_dict()
+    assert all(torch.equal(own[k], v.to(own[k].dtype)) for k, v in state.items())
