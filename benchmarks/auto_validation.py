@@ -1,16 +1,18 @@
-"""``auto`` on the real validation textures: matcher weights and the fixed turns.
+"""``auto`` and ``dense`` on the real validation textures: the search's steps and the fixed turns.
 
-The choices behind ``auto`` with no prior — which CSTF weights it falls back
-on, and whether the CSTF matcher tries :data:`FALLBACK_TURNS` fixed turns of
-the query where the rotation/scale search finds nothing — are measured here on
-the **validation** textures of the real folder (never the test split that
-``benchmarks/matching.py --real-root`` reports), with the simulated views and
-geometry of the real table's ``any`` sets (any rotation, scale 0.7–1.4, 384²).
+The choices behind ``search=True`` — whether the rotation/scale search also
+looks for the query's template in the reference (the swapped steps of
+:data:`~torchgeo_cstf.inference.methods.SEARCHES`), and whether ``auto``'s
+CSTF matcher tries :data:`FALLBACK_TURNS` fixed turns of the query where the
+search finds nothing — are measured here on the **validation** textures of the
+real folder (never the test split that ``benchmarks/matching.py --real-root``
+reports), with the simulated views and geometry of the real table's ``any``
+sets (any rotation, scale 0.7–1.4, 384²).
 
-Rows: ``dense``; ``auto`` with the ``REAL`` weights and with the default
-weights, both without the fixed turns (``auto`` as it was before them); and
-``auto`` as shipped (default weights, with the turns). Success: mean corner
-error of the homography under 10 px.
+Rows: ``dense`` and ``auto`` (default weights) with the search one way only
+(the reference's template in the query, as before the swapped step) and as
+shipped; ``auto`` one way without the turns (as before them). Success: mean
+corner error of the homography under 10 px.
 
 Usage: python benchmarks/auto_validation.py --real-root data/real
        [--pairs sar=90 --pairs thermal=30 --pairs later-date=30]  (SET=0: left out)
@@ -35,28 +37,36 @@ from torchgeo_cstf.inference import methods
 from torchgeo_cstf.inference.methods import PairMatcher
 from torchgeo_cstf.models.registry import MATCHERS, resolve_model
 
-#: the rows: name → (method, CSTF weights or None, whether the fixed turns run)
-ROWS: dict[str, tuple[str, str | None, bool]] = {
-    'dense': ('dense', None, False),
-    'auto, REAL, no turns': ('auto', 'CSTFMatcherRegNetX004_Weights.REAL', False),
-    'auto, default, no turns': ('auto', 'cstf_matcher_regnetx_004', False),
-    'auto, default (shipped)': ('auto', 'cstf_matcher_regnetx_004', True),
+#: the rows: name → (method, whether the fixed turns run, whether the search
+#: also runs its swapped steps); ``auto`` with the default CSTF weights
+ROWS: dict[str, tuple[str, bool, bool]] = {
+    'dense, one-way search': ('dense', False, False),
+    'dense (shipped)': ('dense', False, True),
+    'auto, one-way search, no turns': ('auto', False, False),
+    'auto, one-way search': ('auto', True, False),
+    'auto (shipped)': ('auto', True, True),
 }
 DEFAULT_PAIRS = {'sar': 90, 'thermal': 30, 'later-date': 30}
 
 
 def run_row(
-    method: str, weights: str | None, turns: bool, samples: list[Any]
+    method: str, turns: bool, swapped: bool, samples: list[Any]
 ) -> dict[str, Any]:
-    """Score one row on prepared samples (the fixed turns switched off or on)."""
-    cstf = None if weights is None else resolve_model(weights, MATCHERS).model.eval()
-    shipped = methods.FALLBACK_TURNS
-    methods.FALLBACK_TURNS = shipped if turns else 0
+    """Score one row on prepared samples (turns and swapped steps off or on)."""
+    cstf = (
+        None
+        if method == 'dense'
+        else resolve_model('cstf_matcher_regnetx_004', MATCHERS).model.eval()
+    )
+    shipped_turns, shipped_searches = methods.FALLBACK_TURNS, methods.SEARCHES
+    methods.FALLBACK_TURNS = shipped_turns if turns else 0
+    if not swapped:
+        methods.SEARCHES = tuple(s for s in shipped_searches if not s.swapped)
     try:
         pair = PairMatcher(method=method, cstf=cstf)  # type: ignore[arg-type]
         return score(library_method(pair, search=True), samples)
     finally:
-        methods.FALLBACK_TURNS = shipped
+        methods.FALLBACK_TURNS, methods.SEARCHES = shipped_turns, shipped_searches
 
 
 def main() -> None:
@@ -86,6 +96,7 @@ def main() -> None:
         'threads': torch.get_num_threads(),
         'allocator_keeps_freed_memory': kept,
         'fallback_turns': methods.FALLBACK_TURNS,
+        'searches': [step._asdict() for step in methods.SEARCHES],
         'results': {},
     }
     for name, pairs in counts.items():
@@ -102,11 +113,11 @@ def main() -> None:
             rotation=(-180.0, 180.0),
         )
         samples = [data[i] for i in range(len(data))]
-        for row, (method, weights, turns) in ROWS.items():
-            figures = run_row(method, weights, turns, samples)
+        for row, (method, turns, swapped) in ROWS.items():
+            figures = run_row(method, turns, swapped, samples)
             result['results'][f'{name}/{row}'] = figures
             print(
-                f'{name:>10} {row:>24}: success {figures["success"]:.3f} '
+                f'{name:>10} {row:>30}: success {figures["success"]:.3f} '
                 f'({round(figures["success"] * pairs)}/{pairs}), '
                 f'{figures["pairs_per_second"]:.2f} pairs/s',
                 flush=True,

@@ -10,7 +10,7 @@ from torchgeo_cstf.cli import main
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.inference import match
 from torchgeo_cstf.inference.coregister import coregister
-from torchgeo_cstf.inference.methods import PairMatcher
+from torchgeo_cstf.inference.methods import PairMatcher, SearchStep
 from torchgeo_cstf.metrics import corner_error
 from torchgeo_cstf.models import CSTFMatcher, Matches
 from torchgeo_cstf.models.dense import warp_image
@@ -40,25 +40,30 @@ class OracleMatcher(CSTFMatcher):
         return [Matches(torch.tensor(ref), torch.tensor(qry), torch.full((25,), 0.9))]
 
 
-def _pair(warp: np.ndarray, seed: int = 2) -> tuple[Tensor, Tensor]:
-    image = synthesize_scene((256, 256), seed=seed).image.astype(np.float32) / 255
+def _pair(
+    warp: np.ndarray, seed: int = 2, size: int = 256, modality: str = 'thermal'
+) -> tuple[Tensor, Tensor]:
+    image = synthesize_scene((size, size), seed=seed).image.astype(np.float32) / 255
     reference = torch.from_numpy(image)
     moved = warp_image(
-        reference[None], torch.from_numpy(np.linalg.inv(warp))[None], (256, 256)
+        reference[None], torch.from_numpy(np.linalg.inv(warp))[None], (size, size)
     )
     query = moved[0, :-1] * (moved[0, -1:] > 0.99)
-    thermal = simulate_modality(query.numpy(), 'thermal', 1, np.random.default_rng(3))
-    return reference, torch.from_numpy(thermal)
+    view = simulate_modality(query.numpy(), modality, 1, np.random.default_rng(3))
+    return reference, torch.from_numpy(view)
 
 
-def _turn(angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+def _turn(
+    angle: float, scale: float, shift: tuple[float, float], size: int = 256
+) -> np.ndarray:
     theta = np.radians(angle)
     linear = scale * np.array(
         [[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]]
     )
+    centre = np.array([size / 2, size / 2])
     warp = np.eye(3)
     warp[:2, :2] = linear
-    warp[:2, 2] = np.array([128.0, 128.0]) + shift - linear @ [128.0, 128.0]
+    warp[:2, 2] = centre + shift - linear @ centre
     return warp
 
 
@@ -149,12 +154,59 @@ def test_a_search_that_finds_nothing_near_the_centre_looks_further() -> None:
     reference, query = _pair(truth)
     matcher = PairMatcher(method='dense')
     near = matcher._searched(
-        reference, matcher.dense.describe(reference[None]), query, 0.125
+        reference,
+        matcher.dense.describe(reference[None]),
+        query,
+        SearchStep(0.125, swapped=False),
     )
     assert near.inliers < matcher.min_inliers
     found = matcher(reference, query, search=True)
     assert found.inliers >= matcher.min_inliers
     assert corner_error(found.transform.matrix, truth, 256, 256) < 3
+
+
+def test_a_query_showing_part_of_the_reference_is_found_by_its_own_template(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchgeo_cstf.inference import methods
+
+    # a SAR-like query at 1.8 times the scale, turned 120°: it shows a third of
+    # the reference, too little to hold the reference's central template
+    # (three quarters of the side) against its speckle
+    truth = _turn(120.0, 1.8, (0.0, 0.0), size=384)
+    reference, query = _pair(truth, seed=3, size=384, modality='sar')
+    one_way = tuple(step for step in methods.SEARCHES if not step.swapped)
+    assert len(one_way) < len(methods.SEARCHES)
+    for searches, found_it in ((one_way, False), (methods.SEARCHES, True)):
+        monkeypatch.setattr(methods, 'SEARCHES', searches)
+        result = PairMatcher(method='dense')(reference, query, search=True)
+        fitted = None if result.transform is None else result.transform.matrix
+        assert (corner_error(fitted, truth, 384, 384) < 10) == found_it
+    assert result.inliers >= dense_min_inliers()
+
+
+def test_coarse_cstf_matches_alone_do_not_end_the_search() -> None:
+    from torchgeo_cstf.inference import methods
+
+    # the pair above, with a CSTF matcher that is confidently wrong (all its
+    # matches 40 px off, consistent with each other): around the first search
+    # step's candidates dense matching finds too little, CSTF's 25 matches
+    # reach min_inliers, and yet the search goes on to its swapped step
+    truth = _turn(120.0, 1.8, (0.0, 0.0), size=384)
+    reference, query = _pair(truth, seed=3, size=384, modality='sar')
+    wrong = OracleMatcher(_turn(0.0, 1.0, (40.0, 0.0), size=384))
+    matcher = PairMatcher(method='auto', cstf=wrong)
+    first = matcher._searched(
+        reference, matcher.dense.describe(reference[None]), query, methods.SEARCHES[0]
+    )
+    assert first.method == 'cstf' and first.inliers >= matcher.min_inliers
+    assert corner_error(first.transform.matrix, truth, 384, 384) > 10
+    result = matcher(reference, query, search=True)
+    assert result.method == 'dense' and result.inliers >= matcher.min_inliers
+    assert corner_error(result.transform.matrix, truth, 384, 384) < 10
+    # where CSTF is the method, its own matches do settle the search
+    alone = PairMatcher(method='cstf', cstf=wrong)
+    assert alone._settles(first) and not matcher._settles(first)
 
 
 @pytest.mark.slow
@@ -167,9 +219,16 @@ def test_auto_tries_the_learned_matcher_at_fixed_turns_when_the_search_fails(
 
     truth = _turn(125.0, 1.1, (5.0, -3.0))
     reference, query = _pair(truth, seed=6)
-    # a search whose every candidate is a quarter turn off (as speckle can make it)
-    wrong = Candidate(_turn(35.0, 1.1, (5.0, -3.0)), 1.0, 35.0, 1.1)
-    monkeypatch.setattr(methods, 'search_rotation_scale', lambda *a, **k: [wrong])
+    # a search whose every candidate is a quarter turn off (as speckle can
+    # make it), whichever image's template it looks for
+    wrong = _turn(35.0, 1.1, (5.0, -3.0))
+
+    def search(first: Tensor, second: Tensor, **kwargs: object) -> list[Candidate]:
+        swapped = torch.equal(first[0], query)
+        matrix = np.linalg.inv(wrong) if swapped else wrong
+        return [Candidate(matrix, 1.0, -35.0 if swapped else 35.0, 1.1)]
+
+    monkeypatch.setattr(methods, 'search_rotation_scale', search)
     dense = PairMatcher(method='dense')(reference, query, search=True)
     assert dense.inliers < dense_min_inliers()
     cstf = resolve_model('cstf_matcher_regnetx_004', MATCHERS).model

@@ -19,16 +19,20 @@ The *prior* is the reference → query map the images are believed to follow:
 the georeferences' when both inputs have one, identity for pre-aligned
 images, or — with ``search`` — each of the best candidates of the rotation/
 scale search (:func:`~torchgeo_cstf.models.search.search_rotation_scale`), of
-which the one leading to the most inliers is kept; when none reaches
-``min_inliers``, a second search with twice the reach (:data:`FAR_OFFSET`)
-gets its chance, and then (``auto`` only) the CSTF matcher at
-:data:`FALLBACK_TURNS` fixed turns of the query, each refined by dense
-matching.
+which the one leading to the most inliers is kept. The search runs as the
+steps of :data:`SEARCHES`, each only when those before it led to fewer than
+``min_inliers``: the reference's centre looked for in the query; the
+query's centre looked for in the reference (a query at a larger scale shows
+only part of the reference, too little to hold the reference's template);
+the reference's again with twice the reach (:data:`FAR_OFFSET`). When none
+gets there, ``auto`` tries the CSTF matcher at :data:`FALLBACK_TURNS` fixed
+turns of the query, each refined by dense matching.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -79,6 +83,16 @@ def _padded(image: Tensor, bands: int, multiple: int) -> Tensor:
     return pad_to_multiple(pixels[None].float(), multiple)
 
 
+def _inliers(result: PairResult) -> int:
+    return result.inliers
+
+
+def _inverse(matrix: Matrix) -> Matrix:
+    """The inverse of a 3×3 projective map, scaled to a last element of 1."""
+    inverse = np.linalg.inv(matrix)
+    return np.asarray(inverse / inverse[2, 2], np.float64)
+
+
 def _inside(xy: Tensor, height: int, width: int) -> Tensor:
     return (xy[:, 0] < width) & (xy[:, 1] < height) & (xy >= 0).all(dim=1)
 
@@ -86,6 +100,33 @@ def _inside(xy: Tensor, height: int, width: int) -> Tensor:
 #: the search's reach when its first reach (:data:`~torchgeo_cstf.models.search.MAX_OFFSET`)
 #: leads to too few inliers: a query further off the reference's centre
 FAR_OFFSET = 2 * MAX_OFFSET
+
+
+class SearchStep(NamedTuple):
+    """One step of the rotation/scale search that ``search=True`` runs.
+
+    Attributes:
+        reach: farthest the searched image's centre is looked for, as a share
+            of the short side (``max_offset`` of
+            :func:`~torchgeo_cstf.models.search.search_rotation_scale`).
+        swapped: the query's centre template is looked for in the reference
+            (instead of the reference's in the query), its candidates
+            inverted into reference → query priors.
+    """
+
+    reach: float
+    swapped: bool
+
+
+#: the searches ``search=True`` tries in turn, each only when those before led
+#: to fewer than ``min_inliers``: the reference's template near the centre;
+#: the query's (where the query, at a larger scale, shows too little of the
+#: reference to hold the reference's template); the reference's further off
+SEARCHES: tuple[SearchStep, ...] = (
+    SearchStep(MAX_OFFSET, swapped=False),
+    SearchStep(MAX_OFFSET, swapped=True),
+    SearchStep(FAR_OFFSET, swapped=False),
+)
 #: turns of the query (evenly spaced) at which ``auto`` tries the CSTF matcher
 #: when neither search leads to ``min_inliers``: 30° apart, so that one of
 #: them lies within the ±15° the matcher is trained to bridge (±30°)
@@ -137,11 +178,9 @@ class PairMatcher:
             query: (C', H', W') in [0, 1].
             prior: 3×3 reference → query map (default identity).
             search: try the rotation/scale search's candidates as priors
-                (instead of ``prior``) and keep the best outcome; when none
-                reaches ``min_inliers``, search again with twice the reach
-                (:data:`FAR_OFFSET`: a query further off the centre) and keep
-                the better of the two; with ``auto``, when that still falls
-                short, the CSTF matcher tries the query at
+                (instead of ``prior``) and keep the best outcome, step by step
+                of :data:`SEARCHES` until one reaches ``min_inliers``; with
+                ``auto``, when none does, the CSTF matcher tries the query at
                 :data:`FALLBACK_TURNS` turns (kept when its refinement reaches
                 ``min_inliers``).
 
@@ -156,20 +195,35 @@ class PairMatcher:
         if not search:
             start = np.eye(3) if prior is None else np.asarray(prior, np.float64)
             return self._with_prior(reference, described, query, start)
-        best = self._searched(reference, described, query, MAX_OFFSET)
-        if best.inliers < self.min_inliers:
-            # nothing consistent near the centre: the query may sit further off
-            wider = self._searched(reference, described, query, FAR_OFFSET)
-            best = max((best, wider), key=lambda r: r.inliers)
-        if best.inliers < self.min_inliers and self.method == 'auto':
+        best = self._searched(reference, described, query, SEARCHES[0])
+        for step in SEARCHES[1:]:
+            if self._settles(best):
+                break
+            found = self._searched(reference, described, query, step)
+            best = max((best, found), key=self._rank)
+        if not self._settles(best) and self.method == 'auto':
             # nothing consistent where the search looked (speckle can hide the
             # structure its single template scores): the learned matcher at
             # fixed turns, each refined by dense matching
             assert described is not None  # described for every method but cstf
             turned = self._turned(reference, described, query)
-            if turned.inliers >= self.min_inliers:
-                best = turned
+            best = max((best, turned), key=self._rank)
         return best
+
+    def _settles(self, result: PairResult) -> bool:
+        """Whether ``result`` ends the search.
+
+        It does with ``min_inliers`` that dense matching found or confirmed;
+        CSTF's own matches settle it only where CSTF is the method (with
+        ``auto``, coarse CSTF matches of a wrong candidate can reach
+        ``min_inliers``: the search goes on to its next step).
+        """
+        trusted = self.method == 'cstf' or result.method != 'cstf'
+        return trusted and result.inliers >= self.min_inliers
+
+    def _rank(self, result: PairResult) -> tuple[bool, int]:
+        """Results that settle the search first, then by inliers."""
+        return self._settles(result), result.inliers
 
     def _turned(
         self, reference: Tensor, described: Described, query: Tensor
@@ -190,23 +244,28 @@ class PairMatcher:
                 PairResult(refined.matches, refined.transform, 'cstf+dense', prior)
             )
         empty = PairResult(Matches.empty(), None, 'cstf+dense', np.eye(3))
-        return max(results, key=lambda r: r.inliers, default=empty)
+        return max(results, key=_inliers, default=empty)
 
     def _searched(
         self,
         reference: Tensor,
         described: Described | None,
         query: Tensor,
-        max_offset: float,
+        step: SearchStep,
     ) -> PairResult:
-        """The best result over the search's candidates within ``max_offset``."""
-        candidates = search_rotation_scale(
-            reference[None], query[None], max_offset=max_offset
-        )
-        results = [
-            self._with_prior(reference, described, query, c.matrix) for c in candidates
-        ]
-        return max(results, key=lambda r: r.inliers)
+        """The best result over the candidates of one search step."""
+        if step.swapped:
+            candidates = search_rotation_scale(
+                query[None], reference[None], max_offset=step.reach
+            )
+            priors = [_inverse(c.matrix) for c in candidates]
+        else:
+            candidates = search_rotation_scale(
+                reference[None], query[None], max_offset=step.reach
+            )
+            priors = [c.matrix for c in candidates]
+        results = [self._with_prior(reference, described, query, p) for p in priors]
+        return max(results, key=self._rank)
 
     def _with_prior(
         self,
@@ -230,7 +289,7 @@ class PairMatcher:
                 return PairResult(
                     refined.matches, refined.transform, 'cstf+dense', prior
                 )
-        return max((first, coarse), key=lambda r: r.inliers)
+        return max((first, coarse), key=_inliers)
 
     def fit(self, matches: Matches) -> Transform | None:
         """The robust transform of a set of matches."""
