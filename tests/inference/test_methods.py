@@ -146,19 +146,20 @@ def test_match_and_cli_use_the_georeferences_as_prior(tmp_path: Path) -> None:
     assert report['method'] == 'dense' and report['rmse_px'] < 2
 
 
-def test_a_search_that_finds_nothing_near_the_centre_looks_further() -> None:
+def test_a_search_that_finds_nothing_near_the_centre_looks_further(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchgeo_cstf.inference import methods
+
     # turned 40° and 70 px (27 % of the side) off: beyond what the search's
     # first reach (an eighth of the side) and the dense radius bridge, within
-    # the second reach (a quarter)
+    # the far reach (a quarter)
     truth = _turn(40.0, 1.0, (70.0, 0.0))
     reference, query = _pair(truth)
     matcher = PairMatcher(method='dense')
-    near = matcher._searched(
-        reference,
-        matcher.dense.describe(reference[None]),
-        query,
-        SearchStep(0.125, swapped=False),
-    )
+    with monkeypatch.context() as patched:
+        patched.setattr(methods, 'SEARCHES', (SearchStep(0.125, swapped=False),))
+        near = matcher(reference, query, search=True)
     assert near.inliers < matcher.min_inliers
     found = matcher(reference, query, search=True)
     assert found.inliers >= matcher.min_inliers
@@ -185,28 +186,33 @@ def test_a_query_showing_part_of_the_reference_is_found_by_its_own_template(
     assert result.inliers >= dense_min_inliers()
 
 
-def test_coarse_cstf_matches_alone_do_not_end_the_search() -> None:
+def test_auto_is_dense_wherever_dense_matching_settles_the_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from torchgeo_cstf.inference import methods
 
-    # the pair above, with a CSTF matcher that is confidently wrong (all its
-    # matches 40 px off, consistent with each other): around the first search
-    # step's candidates dense matching finds too little, CSTF's 25 matches
-    # reach min_inliers, and yet the search goes on to its swapped step
+    # the pair above, with a CSTF matcher that is confidently wrong (its 25
+    # matches 40 px off, consistent with each other): around the first step's
+    # candidates they reach min_inliers, but dense matching settles the
+    # search at its swapped step, and auto never asks CSTF
     truth = _turn(120.0, 1.8, (0.0, 0.0), size=384)
     reference, query = _pair(truth, seed=3, size=384, modality='sar')
     wrong = OracleMatcher(_turn(0.0, 1.0, (40.0, 0.0), size=384))
-    matcher = PairMatcher(method='auto', cstf=wrong)
-    first = matcher._searched(
-        reference, matcher.dense.describe(reference[None]), query, methods.SEARCHES[0]
-    )
-    assert first.method == 'cstf' and first.inliers >= matcher.min_inliers
-    assert corner_error(first.transform.matrix, truth, 384, 384) > 10
-    result = matcher(reference, query, search=True)
-    assert result.method == 'dense' and result.inliers >= matcher.min_inliers
+    auto = PairMatcher(method='auto', cstf=wrong)
+    result = auto(reference, query, search=True)
+    dense = PairMatcher(method='dense')(reference, query, search=True)
+    assert result.method == 'dense' and auto._settles(result)
+    assert np.allclose(result.transform.matrix, dense.transform.matrix)
     assert corner_error(result.transform.matrix, truth, 384, 384) < 10
-    # where CSTF is the method, its own matches do settle the search
+    # CSTF alone is settled by its own wrong matches at the first step; for
+    # auto such a result would not end a step
     alone = PairMatcher(method='cstf', cstf=wrong)
-    assert alone._settles(first) and not matcher._settles(first)
+    with monkeypatch.context() as patched:
+        patched.setattr(methods, 'SEARCHES', methods.SEARCHES[:1])
+        first = alone(reference, query, search=True)
+    assert first.method == 'cstf' and alone._settles(first)
+    assert corner_error(first.transform.matrix, truth, 384, 384) > 10
+    assert not auto._settles(first)
 
 
 @pytest.mark.slow

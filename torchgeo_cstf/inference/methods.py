@@ -24,13 +24,18 @@ steps of :data:`SEARCHES`, each only when those before it led to fewer than
 ``min_inliers``: the reference's centre looked for in the query; the
 query's centre looked for in the reference (a query at a larger scale shows
 only part of the reference, too little to hold the reference's template);
-the reference's again with twice the reach (:data:`FAR_OFFSET`). When none
-gets there, ``auto`` tries the CSTF matcher at :data:`FALLBACK_TURNS` fixed
-turns of the query, each refined by dense matching.
+the reference's again with twice the reach (:data:`FAR_OFFSET`). ``auto``
+runs dense matching alone through those steps first (so wherever dense
+matching settles the search, ``auto`` gives its result), then CSTF-seeded
+dense matching through them, and when neither gets there, the CSTF matcher
+at :data:`FALLBACK_TURNS` fixed turns of the query, each refined by dense
+matching. With ``auto``, only results that dense matching found or confirmed
+end a step (:meth:`PairMatcher._settles`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -179,10 +184,10 @@ class PairMatcher:
             prior: 3×3 reference → query map (default identity).
             search: try the rotation/scale search's candidates as priors
                 (instead of ``prior``) and keep the best outcome, step by step
-                of :data:`SEARCHES` until one reaches ``min_inliers``; with
-                ``auto``, when none does, the CSTF matcher tries the query at
-                :data:`FALLBACK_TURNS` turns (kept when its refinement reaches
-                ``min_inliers``).
+                of :data:`SEARCHES` until one settles the search; with
+                ``auto``, dense matching alone through every step first, then
+                CSTF-seeded dense matching, then the CSTF matcher at
+                :data:`FALLBACK_TURNS` turns of the query.
 
         Returns:
             The best result over the priors tried.
@@ -195,19 +200,53 @@ class PairMatcher:
         if not search:
             start = np.eye(3) if prior is None else np.asarray(prior, np.float64)
             return self._with_prior(reference, described, query, start)
-        best = self._searched(reference, described, query, SEARCHES[0])
-        for step in SEARCHES[1:]:
-            if self._settles(best):
-                break
-            found = self._searched(reference, described, query, step)
-            best = max((best, found), key=self._rank)
-        if not self._settles(best) and self.method == 'auto':
+        found: dict[SearchStep, list[Matrix]] = {}
+
+        def priors(step: SearchStep) -> list[Matrix]:
+            # each step's candidates searched once, whichever pass reads them
+            if step not in found:
+                found[step] = self._step_priors(reference, query, step)
+            return found[step]
+
+        if self.method != 'auto':
+            return self._cascade(
+                priors, lambda p: self._with_prior(reference, described, query, p)
+            )
+        assert described is not None  # described for every method but cstf
+        # dense matching alone through every step first: where it settles,
+        # auto is dense; CSTF comes in only where dense finds nothing
+        best = self._cascade(priors, lambda p: self._dense(described, query, p))
+        if not self._settles(best):
+            seeded = self._cascade(
+                priors, lambda p: self._seeded(reference, described, query, p)
+            )
+            best = max((best, seeded), key=self._rank)
+        if not self._settles(best):
             # nothing consistent where the search looked (speckle can hide the
             # structure its single template scores): the learned matcher at
             # fixed turns, each refined by dense matching
-            assert described is not None  # described for every method but cstf
             turned = self._turned(reference, described, query)
             best = max((best, turned), key=self._rank)
+        return best
+
+    def _cascade(
+        self,
+        priors: Callable[[SearchStep], list[Matrix]],
+        match: Callable[[Matrix], PairResult],
+    ) -> PairResult:
+        """The best of ``match`` over the candidates, step by step of :data:`SEARCHES`.
+
+        A step runs only when those before it did not settle the search.
+        """
+
+        def best_of(step: SearchStep) -> PairResult:
+            return max((match(prior) for prior in priors(step)), key=self._rank)
+
+        best = best_of(SEARCHES[0])
+        for step in SEARCHES[1:]:
+            if self._settles(best):
+                break
+            best = max((best, best_of(step)), key=self._rank)
         return best
 
     def _settles(self, result: PairResult) -> bool:
@@ -246,26 +285,19 @@ class PairMatcher:
         empty = PairResult(Matches.empty(), None, 'cstf+dense', np.eye(3))
         return max(results, key=_inliers, default=empty)
 
-    def _searched(
-        self,
-        reference: Tensor,
-        described: Described | None,
-        query: Tensor,
-        step: SearchStep,
-    ) -> PairResult:
-        """The best result over the candidates of one search step."""
+    def _step_priors(
+        self, reference: Tensor, query: Tensor, step: SearchStep
+    ) -> list[Matrix]:
+        """The candidates of one search step, as reference → query priors."""
         if step.swapped:
             candidates = search_rotation_scale(
                 query[None], reference[None], max_offset=step.reach
             )
-            priors = [_inverse(c.matrix) for c in candidates]
-        else:
-            candidates = search_rotation_scale(
-                reference[None], query[None], max_offset=step.reach
-            )
-            priors = [c.matrix for c in candidates]
-        results = [self._with_prior(reference, described, query, p) for p in priors]
-        return max(results, key=self._rank)
+            return [_inverse(c.matrix) for c in candidates]
+        candidates = search_rotation_scale(
+            reference[None], query[None], max_offset=step.reach
+        )
+        return [c.matrix for c in candidates]
 
     def _with_prior(
         self,
@@ -282,14 +314,25 @@ class PairMatcher:
         first = self._dense(described, query, prior)
         if first.inliers >= self.min_inliers:
             return first
+        return max(
+            (first, self._seeded(reference, described, query, prior)), key=self._rank
+        )
+
+    def _seeded(
+        self, reference: Tensor, described: Described, query: Tensor, prior: Matrix
+    ) -> PairResult:
+        """CSTF's coarse transform around ``prior``, refined by dense matching.
+
+        The refinement when it reaches ``min_inliers`` (precise where CSTF's
+        cells are coarse), else CSTF's own result.
+        """
         coarse = self._cstf(reference, query, prior)
-        if coarse.transform is not None:
-            refined = self._dense(described, query, coarse.transform.matrix)
-            if refined.inliers >= self.min_inliers:  # precise where CSTF is coarse
-                return PairResult(
-                    refined.matches, refined.transform, 'cstf+dense', prior
-                )
-        return max((first, coarse), key=_inliers)
+        if coarse.transform is None:
+            return coarse
+        refined = self._dense(described, query, coarse.transform.matrix)
+        if refined.inliers >= self.min_inliers:
+            return PairResult(refined.matches, refined.transform, 'cstf+dense', prior)
+        return coarse
 
     def fit(self, matches: Matches) -> Transform | None:
         """The robust transform of a set of matches."""
