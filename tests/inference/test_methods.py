@@ -215,6 +215,30 @@ def test_auto_is_dense_wherever_dense_matching_settles_the_search(
     assert not auto._settles(first)
 
 
+def test_a_weak_coarse_fit_gets_the_fine_pass() -> None:
+    matcher = PairMatcher(method='dense')
+    # a SAR-like query, the prior off by one step of the search's grid (7.5°,
+    # 2^¼): at half resolution the speckle leaves the coarse pass too few
+    # matches to trust, and the fine pass around its fit finds the rest
+    truth = _turn(-45.0, 1.6, (0.0, 0.0), size=384)
+    reference, query = _pair(truth, seed=8, size=384, modality='sar')
+    described = matcher.dense.describe(reference[None])
+    prior = _turn(-37.5, 1.6 * 2**0.25, (0.0, 0.0), size=384)
+    coarse = matcher._dense_once(described, query, prior, 'coarse')
+    assert matcher.min_inliers // 2 <= coarse.inliers < matcher.min_inliers
+    fine = matcher._dense(described, query, prior)
+    assert fine.inliers >= matcher.min_inliers
+    assert corner_error(fine.transform.matrix, truth, 384, 384) < 5
+    # around a wrong coarse fit the fine pass finds no consistent set
+    truth = _turn(120.0, 1.8, (0.0, 0.0), size=384)
+    reference, query = _pair(truth, seed=3, size=384, modality='sar')
+    described = matcher.dense.describe(reference[None])
+    prior = _turn(127.5, 1.8 * 2**0.25, (0.0, 0.0), size=384)
+    wrong = matcher._dense(described, query, prior)
+    assert wrong.inliers < matcher.min_inliers
+    assert corner_error(wrong.transform.matrix, truth, 384, 384) > 10
+
+
 @pytest.mark.slow
 def test_auto_tries_the_learned_matcher_at_fixed_turns_when_the_search_fails(
     monkeypatch: pytest.MonkeyPatch,

@@ -348,10 +348,13 @@ class PairMatcher:
         around it, at full resolution, with templates that now meet the query
         at the right scale and angle (the prior may be off by the search's
         steps: 7.5°, a factor of 2^¼). Two full passes cost twice as much and
-        found no more (``docs/design.md``).
+        found no more (``docs/design.md``). The fine pass runs from half of
+        ``min_inliers``: a coarse fit too weak to trust can still be right to
+        a pixel or two, and the fine templates then find the matches that
+        settle it (speckle hides them at half resolution).
         """
         result = self._dense_once(described, query, prior, 'coarse')
-        if result.transform is None or result.inliers < self.min_inliers:
+        if result.transform is None or result.inliers < self.min_inliers // 2:
             return result
         again = self._dense_once(described, query, result.transform.matrix, 'fine')
         return again if again.inliers >= result.inliers else result
