@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache, partial
 from typing import NamedTuple
 
 import numpy as np
@@ -88,10 +89,6 @@ def _padded(image: Tensor, bands: int, multiple: int) -> Tensor:
     return pad_to_multiple(pixels[None].float(), multiple)
 
 
-def _inliers(result: PairResult) -> int:
-    return result.inliers
-
-
 def _inverse(matrix: Matrix) -> Matrix:
     """The inverse of a 3×3 projective map, scaled to a last element of 1."""
     inverse = np.linalg.inv(matrix)
@@ -133,7 +130,7 @@ SEARCHES: tuple[SearchStep, ...] = (
     SearchStep(FAR_OFFSET, swapped=False),
 )
 #: turns of the query (evenly spaced) at which ``auto`` tries the CSTF matcher
-#: when neither search leads to ``min_inliers``: 30° apart, so that one of
+#: when no search step settles the search: 30° apart, so that one of
 #: them lies within the ±15° the matcher is trained to bridge (±30°)
 FALLBACK_TURNS = 12
 
@@ -149,7 +146,8 @@ class PairMatcher:
         transform_model: ``homography`` or ``affine``.
         threshold: inlier threshold of the robust fit, in query pixels.
         min_confidence: CSTF matches less probable than this are dropped.
-        min_inliers: ``auto`` trusts the dense result from this many inliers.
+        min_inliers: consistent matches from which a result settles the search
+            (dense matching's fine pass runs from half as many).
         device: where the CSTF matcher runs.
     """
 
@@ -200,14 +198,8 @@ class PairMatcher:
         if not search:
             start = np.eye(3) if prior is None else np.asarray(prior, np.float64)
             return self._with_prior(reference, described, query, start)
-        found: dict[SearchStep, list[Matrix]] = {}
-
-        def priors(step: SearchStep) -> list[Matrix]:
-            # each step's candidates searched once, whichever pass reads them
-            if step not in found:
-                found[step] = self._step_priors(reference, query, step)
-            return found[step]
-
+        # each step's candidates searched once, whichever pass reads them
+        priors = cache(partial(self._step_priors, reference, query))
         if self.method != 'auto':
             return self._cascade(
                 priors, lambda p: self._with_prior(reference, described, query, p)
@@ -276,14 +268,10 @@ class PairMatcher:
                 360.0 * step / FALLBACK_TURNS, 1.0, ref_centre, query_centre
             )
             coarse = self._cstf(reference, query, prior)
-            if coarse.transform is None:
-                continue
-            refined = self._dense(described, query, coarse.transform.matrix)
-            results.append(
-                PairResult(refined.matches, refined.transform, 'cstf+dense', prior)
-            )
+            if coarse.transform is not None:
+                results.append(self._refined(described, query, coarse))
         empty = PairResult(Matches.empty(), None, 'cstf+dense', np.eye(3))
-        return max(results, key=_inliers, default=empty)
+        return max(results, key=self._rank, default=empty)
 
     def _step_priors(
         self, reference: Tensor, query: Tensor, step: SearchStep
@@ -312,7 +300,7 @@ class PairMatcher:
         if self.method == 'dense':
             return self._dense(described, query, prior)
         first = self._dense(described, query, prior)
-        if first.inliers >= self.min_inliers:
+        if self._settles(first):
             return first
         return max(
             (first, self._seeded(reference, described, query, prior)), key=self._rank
@@ -329,10 +317,18 @@ class PairMatcher:
         coarse = self._cstf(reference, query, prior)
         if coarse.transform is None:
             return coarse
+        refined = self._refined(described, query, coarse)
+        return refined if self._settles(refined) else coarse
+
+    def _refined(
+        self, described: Described, query: Tensor, coarse: PairResult
+    ) -> PairResult:
+        """Dense matching around CSTF's coarse transform (which must exist)."""
+        assert coarse.transform is not None
         refined = self._dense(described, query, coarse.transform.matrix)
-        if refined.inliers >= self.min_inliers:
-            return PairResult(refined.matches, refined.transform, 'cstf+dense', prior)
-        return coarse
+        return PairResult(
+            refined.matches, refined.transform, 'cstf+dense', coarse.prior
+        )
 
     def fit(self, matches: Matches) -> Transform | None:
         """The robust transform of a set of matches."""
