@@ -33,8 +33,7 @@ from matching import REAL_MODALITIES, library_method, score
 from torchgeo_cstf import __version__
 from torchgeo_cstf.allocator import keep_freed_memory
 from torchgeo_cstf.datasets import CrossModalPairs
-from torchgeo_cstf.inference import methods
-from torchgeo_cstf.inference.methods import PairMatcher
+from torchgeo_cstf.inference.methods import FALLBACK_TURNS, SEARCHES, PairMatcher
 from torchgeo_cstf.models.registry import MATCHERS, resolve_model
 
 #: the rows: name → (method, whether the fixed turns run, whether the search
@@ -58,15 +57,13 @@ def run_row(
         if method == 'dense'
         else resolve_model('cstf_matcher_regnetx_004', MATCHERS).model.eval()
     )
-    shipped_turns, shipped_searches = methods.FALLBACK_TURNS, methods.SEARCHES
-    methods.FALLBACK_TURNS = shipped_turns if turns else 0
-    if not swapped:
-        methods.SEARCHES = tuple(s for s in shipped_searches if not s.swapped)
-    try:
-        pair = PairMatcher(method=method, cstf=cstf)  # type: ignore[arg-type]
-        return score(library_method(pair, search=True), samples)
-    finally:
-        methods.FALLBACK_TURNS, methods.SEARCHES = shipped_turns, shipped_searches
+    pair = PairMatcher(
+        method=method,  # type: ignore[arg-type]
+        cstf=cstf,
+        searches=SEARCHES if swapped else tuple(s for s in SEARCHES if not s.swapped),
+        fallback_turns=FALLBACK_TURNS if turns else 0,
+    )
+    return score(library_method(pair, search=True), samples)
 
 
 def main() -> None:
@@ -95,8 +92,8 @@ def main() -> None:
         'device': 'cpu',
         'threads': torch.get_num_threads(),
         'allocator_keeps_freed_memory': kept,
-        'fallback_turns': methods.FALLBACK_TURNS,
-        'searches': [step._asdict() for step in methods.SEARCHES],
+        'fallback_turns': FALLBACK_TURNS,
+        'searches': [step._asdict() for step in SEARCHES],
         'results': {},
     }
     for name, pairs in counts.items():

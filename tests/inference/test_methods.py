@@ -10,7 +10,7 @@ from torchgeo_cstf.cli import main
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.inference import match
 from torchgeo_cstf.inference.coregister import coregister
-from torchgeo_cstf.inference.methods import PairMatcher, SearchStep
+from torchgeo_cstf.inference.methods import SEARCHES, PairMatcher, SearchStep
 from torchgeo_cstf.metrics import corner_error
 from torchgeo_cstf.models import CSTFMatcher, Matches
 from torchgeo_cstf.models.dense import warp_image
@@ -114,6 +114,10 @@ def test_bad_methods() -> None:
         PairMatcher(method='sift')  # type: ignore[arg-type]
     with pytest.raises(InputError, match='needs a CSTF matcher'):
         PairMatcher(method='cstf')
+    with pytest.raises(InputError, match='searches: the search needs at least one'):
+        PairMatcher(method='dense', searches=())
+    with pytest.raises(InputError, match='fallback_turns: must be 0 or more, got -1'):
+        PairMatcher(method='dense', fallback_turns=-1)
     with pytest.raises(InputError, match='method'):
         match(np.zeros((64, 64)), np.zeros((64, 64)), method='orb')  # type: ignore[arg-type]
     with pytest.raises(InputError, match="method: must be one of .* got 'orb'"):
@@ -146,51 +150,38 @@ def test_match_and_cli_use_the_georeferences_as_prior(tmp_path: Path) -> None:
     assert report['method'] == 'dense' and report['rmse_px'] < 2
 
 
-def test_a_search_that_finds_nothing_near_the_centre_looks_further(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from torchgeo_cstf.inference import methods
-
+def test_a_search_that_finds_nothing_near_the_centre_looks_further() -> None:
     # turned 40° and 70 px (27 % of the side) off: beyond what the search's
     # first reach (an eighth of the side) and the dense radius bridge, within
     # the far reach (a quarter)
     truth = _turn(40.0, 1.0, (70.0, 0.0))
     reference, query = _pair(truth)
     matcher = PairMatcher(method='dense')
-    with monkeypatch.context() as patched:
-        patched.setattr(methods, 'SEARCHES', (SearchStep(0.125, swapped=False),))
-        near = matcher(reference, query, search=True)
+    near_only = PairMatcher(method='dense', searches=(SearchStep(0.125, False),))
+    near = near_only(reference, query, search=True)
     assert near.inliers < matcher.min_inliers
     found = matcher(reference, query, search=True)
     assert found.inliers >= matcher.min_inliers
     assert corner_error(found.transform.matrix, truth, 256, 256) < 3
 
 
-def test_a_query_showing_part_of_the_reference_is_found_by_its_own_template(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from torchgeo_cstf.inference import methods
-
+def test_a_query_showing_part_of_the_reference_is_found_by_its_own_template() -> None:
     # a SAR-like query at 1.8 times the scale, turned 120°: it shows a third of
     # the reference, too little to hold the reference's central template
     # (three quarters of the side) against its speckle
     truth = _turn(120.0, 1.8, (0.0, 0.0), size=384)
     reference, query = _pair(truth, seed=3, size=384, modality='sar')
-    one_way = tuple(step for step in methods.SEARCHES if not step.swapped)
-    assert len(one_way) < len(methods.SEARCHES)
-    for searches, found_it in ((one_way, False), (methods.SEARCHES, True)):
-        monkeypatch.setattr(methods, 'SEARCHES', searches)
-        result = PairMatcher(method='dense')(reference, query, search=True)
+    one_way = tuple(step for step in SEARCHES if not step.swapped)
+    assert len(one_way) < len(SEARCHES)
+    for searches, found_it in ((one_way, False), (SEARCHES, True)):
+        matcher = PairMatcher(method='dense', searches=searches)
+        result = matcher(reference, query, search=True)
         fitted = None if result.transform is None else result.transform.matrix
         assert (corner_error(fitted, truth, 384, 384) < 10) == found_it
     assert result.inliers >= dense_min_inliers()
 
 
-def test_auto_is_dense_wherever_dense_matching_settles_the_search(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from torchgeo_cstf.inference import methods
-
+def test_auto_is_dense_wherever_dense_matching_settles_the_search() -> None:
     # the pair above, with a CSTF matcher that is confidently wrong (its 25
     # matches 40 px off, consistent with each other): around the first step's
     # candidates they reach min_inliers, but dense matching settles the
@@ -206,10 +197,8 @@ def test_auto_is_dense_wherever_dense_matching_settles_the_search(
     assert corner_error(result.transform.matrix, truth, 384, 384) < 10
     # CSTF alone is settled by its own wrong matches at the first step; for
     # auto such a result would not end a step
-    alone = PairMatcher(method='cstf', cstf=wrong)
-    with monkeypatch.context() as patched:
-        patched.setattr(methods, 'SEARCHES', methods.SEARCHES[:1])
-        first = alone(reference, query, search=True)
+    alone = PairMatcher(method='cstf', cstf=wrong, searches=SEARCHES[:1])
+    first = alone(reference, query, search=True)
     assert first.method == 'cstf' and alone._settles(first)
     assert corner_error(first.transform.matrix, truth, 384, 384) > 10
     assert not auto._settles(first)
@@ -270,8 +259,8 @@ def test_auto_tries_the_learned_matcher_at_fixed_turns_when_the_search_fails(
     step = 360 / methods.FALLBACK_TURNS
     assert abs(turn / step - round(turn / step)) < 1e-6
     # dense matching alone, or auto without the turns, stays lost
-    monkeypatch.setattr(methods, 'FALLBACK_TURNS', 0)
-    lost = PairMatcher(method='auto', cstf=cstf)(reference, query, search=True)
+    no_turns = PairMatcher(method='auto', cstf=cstf, fallback_turns=0)
+    lost = no_turns(reference, query, search=True)
     assert lost.inliers < dense_min_inliers()
 
 

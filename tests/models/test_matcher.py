@@ -9,7 +9,7 @@ from torchgeo_cstf.datasets import CrossModalPairs
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.models import CSTFMatcher, Matches, estimate_transform
 from torchgeo_cstf.models.matcher import sample_points, warp_points
-from torchgeo_cstf.models.transform import scaling, translation
+from torchgeo_cstf.ops.homography import scaling, translation
 from torchgeo_cstf.tasks import CSTFMatching
 
 

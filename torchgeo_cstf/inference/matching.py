@@ -26,7 +26,8 @@ from ..io.raster import open_raster, read_pixels, refuse_empty
 from ..models.dense import DenseMatcher
 from ..models.matcher import CSTFMatcher, Matches
 from ..models.registry import MATCHERS, resolve_model
-from ..models.transform import Matrix, Transform, scaling
+from ..models.transform import Transform
+from ..ops.homography import Matrix, scaling
 from ..options import MatchMethod, TransformModel
 from .methods import PairMatcher, check_method
 

@@ -49,7 +49,8 @@ from ..io.radiometry import fit_bands
 from ..models.dense import DenseMatcher, Described, Stage, warp_image
 from ..models.matcher import CSTFMatcher, Matches, warp_points
 from ..models.search import MAX_OFFSET, search_rotation_scale, similarity
-from ..models.transform import Matrix, Transform, estimate_transform
+from ..models.transform import Transform, estimate_transform
+from ..ops.homography import Matrix
 from ..ops.padding import pad_to_multiple
 from ..options import METHODS, MatchMethod, TransformModel
 
@@ -149,6 +150,11 @@ class PairMatcher:
         min_inliers: consistent matches from which a result settles the search
             (dense matching's fine pass runs from half as many).
         device: where the CSTF matcher runs.
+        searches: the steps of ``search=True``, tried in turn (default
+            :data:`SEARCHES`).
+        fallback_turns: turns of the query at which ``auto`` tries the CSTF
+            matcher when no search step settles (default
+            :data:`FALLBACK_TURNS`; 0: none).
     """
 
     method: MatchMethod = 'auto'
@@ -159,12 +165,20 @@ class PairMatcher:
     min_confidence: float = 0.2
     min_inliers: int = 16
     device: str | torch.device = 'cpu'
+    searches: tuple[SearchStep, ...] = SEARCHES
+    fallback_turns: int = FALLBACK_TURNS
 
     def __post_init__(self) -> None:
         """Check the settings."""
         check_method(self.method)
         if self.method != 'dense' and self.cstf is None:
             raise InputError('model', f'method {self.method!r} needs a CSTF matcher')
+        if not self.searches:
+            raise InputError('searches', 'the search needs at least one step')
+        if self.fallback_turns < 0:
+            raise InputError(
+                'fallback_turns', f'must be 0 or more, got {self.fallback_turns}'
+            )
 
     def __call__(
         self,
@@ -182,10 +196,10 @@ class PairMatcher:
             prior: 3×3 reference → query map (default identity).
             search: try the rotation/scale search's candidates as priors
                 (instead of ``prior``) and keep the best outcome, step by step
-                of :data:`SEARCHES` until one settles the search; with
+                of ``searches`` until one settles the search; with
                 ``auto``, dense matching alone through every step first, then
                 CSTF-seeded dense matching, then the CSTF matcher at
-                :data:`FALLBACK_TURNS` turns of the query.
+                ``fallback_turns`` turns of the query.
 
         Returns:
             The best result over the priors tried.
@@ -226,7 +240,7 @@ class PairMatcher:
         priors: Callable[[SearchStep], list[Matrix]],
         match: Callable[[Matrix], PairResult],
     ) -> PairResult:
-        """The best of ``match`` over the candidates, step by step of :data:`SEARCHES`.
+        """The best of ``match`` over the candidates, step by step of ``searches``.
 
         A step runs only when those before it did not settle the search.
         """
@@ -234,8 +248,8 @@ class PairMatcher:
         def best_of(step: SearchStep) -> PairResult:
             return max((match(prior) for prior in priors(step)), key=self._rank)
 
-        best = best_of(SEARCHES[0])
-        for step in SEARCHES[1:]:
+        best = best_of(self.searches[0])
+        for step in self.searches[1:]:
             if self._settles(best):
                 break
             best = max((best, best_of(step)), key=self._rank)
@@ -259,13 +273,13 @@ class PairMatcher:
     def _turned(
         self, reference: Tensor, described: Described, query: Tensor
     ) -> PairResult:
-        """The best CSTF + dense result over :data:`FALLBACK_TURNS` turns."""
+        """The best CSTF + dense result over ``fallback_turns`` turns."""
         ref_centre = np.array([reference.shape[-1], reference.shape[-2]]) / 2
         query_centre = np.array([query.shape[-1], query.shape[-2]]) / 2
         results = []
-        for step in range(FALLBACK_TURNS):
+        for step in range(self.fallback_turns):
             prior = similarity(
-                360.0 * step / FALLBACK_TURNS, 1.0, ref_centre, query_centre
+                360.0 * step / self.fallback_turns, 1.0, ref_centre, query_centre
             )
             coarse = self._cstf(reference, query, prior)
             if coarse.transform is not None:

@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
+from ..ops.homography import scaling, translation
 from .dense import find_peaks, gather_windows, ncc_search, warp_image
 from .structure import DEFAULT_HARMONICS, gaussian_blur, oriented_gradients
-from .transform import scaling, translation
 
 #: how far the query's centre is looked for from the reference's by default,
 #: as a share of the image's short side

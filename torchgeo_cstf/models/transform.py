@@ -9,20 +9,9 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..ops.homography import scaling
 from ..options import TransformModel
 from .matcher import Matches
-
-Matrix = np.ndarray[Any, np.dtype[np.float64]]
-
-
-def scaling(factor: float) -> Matrix:
-    """3×3 map multiplying pixel coordinates by ``factor``."""
-    return np.diag([factor, factor, 1.0])
-
-
-def translation(dx: float, dy: float) -> Matrix:
-    """3×3 map shifting pixel coordinates by ``(dx, dy)``."""
-    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,13 @@ def jacobian(matrix: Matrix, point: tuple[float, float]) -> Matrix:
 
 
 def translation(dx: float, dy: float) -> Matrix:
-    """3×3 translation matrix."""
+    """3×3 map shifting pixel coordinates by ``(dx, dy)``."""
     return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+def scaling(factor: float) -> Matrix:
+    """3×3 map multiplying pixel coordinates by ``factor``."""
+    return np.diag([factor, factor, 1.0])
 
 
 def fit_affine(matrix: Matrix, shape: tuple[int, int], samples: int = 9) -> Matrix:
