@@ -16,24 +16,12 @@ so a liveness probe restarts a worker cut off for longer than its age limit.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from celery import bootsteps
 
+from torchgeo_cstf.jobs.liveness import READY, STOPPING, write_state
 from torchgeo_cstf.jobs.settings import WorkerSettings
-
-#: the states written into the file
-READY, STOPPING = 'ready', 'stopping'
-
-
-def write_state(path: Path, state: str) -> None:
-    """Write ``state`` into ``path`` atomically (rename), which also sets its time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    temporary.write_text(f'{state}\n')
-    temporary.replace(path)
 
 
 class Heartbeat(bootsteps.StartStopStep):

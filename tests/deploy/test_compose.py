@@ -268,3 +268,22 @@ def test_prometheus_scrapes_every_worker_service(services, workers) -> None:
     for rule_file in config['rule_files']:
         relative = Path(rule_file).relative_to('/etc/prometheus')
         assert (PROMETHEUS.parent / relative).is_file(), rule_file
+
+
+def test_lost_jobs_are_recovered_by_one_service(services, parse_cstf) -> None:
+    recovering = {
+        name: parse_cstf(service['command'])
+        for name, service in services.items()
+        if service.get('command', [])[:2] == ['cstf', 'recover']
+    }
+    assert list(recovering) == ['recover']
+    args = recovering['recover']
+    assert args.every and not args.dry_run  # a service that queues them again
+    service = services['recover']
+    assert 'deploy' not in service or service['deploy'].get('replicas', 1) == 1
+    # its health check reads the heartbeat each look renews: older than three looks fails
+    check = service['healthcheck']['test']
+    assert check[:4] == ['CMD', 'python', '-m', 'workers.probe'], check
+    max_age = float(check[check.index('--max-age') + 1])
+    assert args.every < max_age <= 3 * args.every
+    assert environment(service)['CSTF_HEARTBEAT_FILE']

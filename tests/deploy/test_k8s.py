@@ -455,6 +455,32 @@ def test_metrics_ports_and_scrape_annotations(
 
 
 @targets
+def test_lost_jobs_are_recovered_by_one_deployment(
+    kustomize, parse_cstf, target
+) -> None:
+    objects = kustomize(target)
+    recovering = {
+        name: (d, container)
+        for name, d in named(objects, 'Deployment').items()
+        for container in d['spec']['template']['spec']['containers']
+        if argv(container)[:2] == ['cstf', 'recover']
+    }
+    assert list(recovering) == ['cstf-recover']
+    deployment, container = recovering['cstf-recover']
+    assert deployment['spec']['replicas'] == 1
+    args = parse_cstf(argv(container))
+    assert args.every and not args.dry_run
+    # the liveness probe reads the heartbeat each look renews, on a writable mount
+    probe = container['livenessProbe']['exec']['command']
+    assert probe[:3] == ['python', '-m', 'workers.probe'], probe
+    max_age = float(probe[probe.index('--max-age') + 1])
+    assert args.every < max_age <= 3 * args.every
+    heartbeat = Path(settings_map(objects)['CSTF_HEARTBEAT_FILE'])
+    mounts = {m['mountPath'] for m in container['volumeMounts']}
+    assert str(heartbeat.parent) in mounts
+
+
+@targets
 def test_redis_statefulset(kustomize, label_selects, target) -> None:
     objects = kustomize(target)
     statefulsets = named(objects, 'StatefulSet')
@@ -532,6 +558,7 @@ def test_network_policy_admits_the_redis_clients(
     clients = set(workers(objects, worker_queues)) | {
         'cstf-queue-metrics',
         'cstf-flower',
+        'cstf-recover',
     }
     deployments = named(objects, 'Deployment')
     for name in clients:

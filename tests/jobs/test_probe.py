@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.heartbeat import write_state
+from torchgeo_cstf.jobs.liveness import write_state
 from workers.probe import check, main
 
 

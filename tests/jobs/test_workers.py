@@ -16,9 +16,11 @@ import redis
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
+from torchgeo_cstf.cli import main
 from torchgeo_cstf.inference import detect_scene
 from torchgeo_cstf.io import write_geotiff
 from torchgeo_cstf.jobs import submit_detection
+from torchgeo_cstf.jobs.recover import recover_lost_jobs
 from torchgeo_cstf.synthetic import generate_scene
 
 from .conftest import PrivateRedis, Worker, job_client, write_scene
@@ -172,19 +174,46 @@ def test_no_job_lost_when_redis_restarts(
             stuck.append(handle)
     # the one window Redis restarts leave (docs/jobs.md): the message a worker
     # was taking off its list (BRPOP) as Redis died, not yet recorded as
-    # unacknowledged; its job stays unfinished until it is submitted again
+    # unacknowledged; its job stays unfinished until ``cstf recover`` finds it
     assert len(stuck) <= 1, [h.id for h in stuck]
+    assert recover_lost_jobs(client, grace=1.0) == [h.id for h in stuck]
     for handle in stuck:
-        scene = scenes[handles.index(handle)]
-        again = submit_detection(
-            scene, output_dir=roots / 'out', client=client, tile=256, force=True
-        )
-        assert again.id == handle.id and again.submitted
-        manifests[handle.id] = again.wait(120)
+        manifests[handle.id] = handle.wait(120)
     statuses = [manifests[h.id]['status'] for h in handles]
     assert statuses == ['succeeded'] * 12, [m['error'] for m in manifests.values()]
     assert len(list((roots / 'out').iterdir())) == 12
     assert redis.Redis.from_url(private_redis.url).llen('detection') == 0
+
+
+def test_a_job_whose_message_was_lost_completes_when_recovered(
+    private_redis: PrivateRedis,
+    roots: Path,
+    start_worker: Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env, client = job_client(private_redis.url, roots)
+    scenes = [write_scene(roots / f'scene-{i}.tif', seed=i, size=256) for i in (3, 4)]
+    lost, kept = (
+        submit_detection(scene, output_dir=roots / 'out', client=client, tile=256)
+        for scene in scenes
+    )
+    broker = redis.Redis.from_url(private_redis.url)
+    broker.lrem('detection', 1, broker.lindex('detection', -1))  # the first one's
+    start_worker('w1', env)
+    assert kept.wait(60)['status'] == 'succeeded'
+    with pytest.raises(TimeoutError):
+        lost.wait(3)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(['recover', '--grace', '0.5']) == 0
+    assert capsys.readouterr().out == f'{lost.id}: lost, queued again\n'
+    assert lost.wait(60)['status'] == 'succeeded'
+    assert sorted(p.name for p in (roots / 'out').iterdir()) == sorted(
+        (lost.id, kept.id)
+    )
+    assert main(['recover', '--grace', '0']) == 0
+    assert capsys.readouterr().out.startswith('no lost job')
 
 
 def test_a_job_whose_message_was_lost_completes_when_submitted_again(

@@ -1,9 +1,10 @@
-"""``cstf submit``, ``status``, ``result``, ``cancel``, ``worker``, ``queue-metrics`` and ``watch``: the job queue."""
+"""``cstf submit``, ``status``, ``result``, ``cancel``, ``recover``, ``worker``, ``queue-metrics`` and ``watch``: the job queue."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -155,6 +156,41 @@ def _cancel(args: argparse.Namespace) -> int:
     handle.cancel()
     print(f'{handle.id}: {handle.state}')
     return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from ..errors import BrokerUnavailableError, InputError
+    from ..jobs import JobClient, WorkerSettings
+    from ..jobs.liveness import READY, write_state
+    from ..jobs.recover import GRACE, recover_lost_jobs
+
+    grace = GRACE if args.grace is None else args.grace
+    if args.every is not None and not 0 < args.every < math.inf:
+        raise InputError(
+            '--every', f'must be a positive number of seconds, got {args.every}'
+        )
+    client = JobClient()
+    # as a service (--every), each look that reached Redis renews the
+    # heartbeat file that ``python -m workers.probe`` checks
+    heartbeat = WorkerSettings.from_env().heartbeat_file
+    verb = 'lost (not queued: --dry-run)' if args.dry_run else 'lost, queued again'
+    while True:
+        try:
+            lost = recover_lost_jobs(client, grace, dry_run=args.dry_run)
+        except BrokerUnavailableError as err:
+            if args.every is None:
+                raise
+            print(f'cstf recover: {err}; trying again in {args.every:g} s', flush=True)
+        else:
+            for job_id in lost:
+                print(f'{job_id}: {verb}', flush=True)
+            if not lost and args.every is None:
+                print('no lost job: every unfinished job has a message waiting or held')
+            if heartbeat is not None and args.every is not None:
+                write_state(heartbeat, READY)
+        if args.every is None:
+            return 0
+        time.sleep(args.every)
 
 
 def worker_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
@@ -422,6 +458,28 @@ def add_job_commands(commands: Any) -> None:
     cancel = commands.add_parser('cancel', help='stop a queued or running job')
     cancel.add_argument('job', help='job id')
     cancel.set_defaults(handler=_cancel)
+
+    recover = commands.add_parser(
+        'recover', help='queue again the jobs whose message Redis lost (docs/jobs.md)'
+    )
+    recover.add_argument(
+        '--grace',
+        type=float,
+        default=None,
+        help='seconds between the two looks that must both find a job lost '
+        '(default: jobs.recover.GRACE, 10)',
+    )
+    recover.add_argument(
+        '--dry-run', action='store_true', help='only list the lost jobs'
+    )
+    recover.add_argument(
+        '--every',
+        type=float,
+        default=None,
+        metavar='SECONDS',
+        help='look again every SECONDS, forever (a service; default: once)',
+    )
+    recover.set_defaults(handler=_recover)
 
     worker = commands.add_parser(
         'worker', help='run a Celery worker for the job queues (wraps celery worker)'

@@ -103,8 +103,12 @@ class JobClient:
                 self.redis, identifier, spec, self.settings.result_expires
             )
             if fresh:
-                self.app.send_task(f'cstf.{job.kind}', args=[spec], task_id=identifier)
+                self.send(identifier, spec)
         return JobHandle(identifier, self, submitted=fresh)
+
+    def send(self, identifier: str, spec: dict[str, Any]) -> None:
+        """Put a job's message on its queue (its task: ``cstf.<kind>``)."""
+        self.app.send_task(f'cstf.{spec["kind"]}', args=[spec], task_id=identifier)
 
     def job(self, identifier: str) -> JobHandle:
         """The handle of a job by id."""

@@ -67,7 +67,8 @@ class QueueDepth:
         return self.waiting + self.reserved
 
 
-def _lists(queue: str) -> list[str]:
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists of a queue: its own and its priority sub-lists."""
     return [queue] + [f'{queue}{PRIORITY_SEPARATOR}{p}' for p in range(1, 10)]
 
 
@@ -110,13 +111,13 @@ def queue_depths(
     now = time.time() if now is None else now
     pipe = client.pipeline(transaction=False)
     for queue in queues:
-        for key in _lists(queue):
+        for key in queue_lists(queue):
             pipe.llen(key)
         pipe.lindex(queue, -1)  # kombu pushes left and pops right: the oldest
     replies = pipe.execute()
     reserved = reserved_by_queue(client)
     depths = []
-    step = len(_lists(queues[0])) + 1 if queues else 0
+    step = len(queue_lists(queues[0])) + 1 if queues else 0
     for index, queue in enumerate(queues):
         chunk = replies[index * step : (index + 1) * step]
         depths.append(
