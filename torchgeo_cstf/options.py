@@ -162,7 +162,8 @@ class RegistrationOptions:
             finds no consistent transform), ``cstf`` or ``dense``.
         window: side (reference pixels) of each matching window.
         windows: at most this many windows, spread over the overlap.
-        transform: the fitted model, ``homography`` or ``affine``.
+        transform: the fitted model, ``affine`` (what two georeferenced,
+            orthorectified acquisitions differ by) or ``homography``.
         min_confidence: matches less probable than this are dropped.
         inlier_threshold: inlier distance of the robust fit, in query pixels.
 
@@ -173,7 +174,7 @@ class RegistrationOptions:
     method: MatchMethod = 'auto'
     window: int = 1024
     windows: int = 9
-    transform: TransformModel = 'homography'
+    transform: TransformModel = 'affine'
     min_confidence: float = 0.2
     inlier_threshold: float = 3.0
 

@@ -10,7 +10,12 @@ from torchgeo_cstf.cli import main
 from torchgeo_cstf.errors import InputError
 from torchgeo_cstf.inference import match
 from torchgeo_cstf.inference.coregister import coregister
-from torchgeo_cstf.inference.methods import SEARCHES, PairMatcher, SearchStep
+from torchgeo_cstf.inference.methods import (
+    SEARCHES,
+    PairMatcher,
+    SearchStep,
+    fitted_model,
+)
 from torchgeo_cstf.metrics import corner_error
 from torchgeo_cstf.models import CSTFMatcher, Matches
 from torchgeo_cstf.models.dense import warp_image
@@ -23,15 +28,16 @@ from torchgeo_cstf.synthetic.simulate import simulate_modality
 class OracleMatcher(CSTFMatcher):
     """Knows the true warp of the image it is given: stands in for a trained CSTF."""
 
-    def __init__(self, warp: np.ndarray) -> None:
+    def __init__(self, warp: np.ndarray, span: tuple[float, float] = (30, 220)) -> None:
         super().__init__(num_keypoints=8)
         self.warp = warp
+        self.span = span  # the matches lie on a 5×5 grid over this square
 
     def match(
         self, reference: Tensor, query: Tensor, min_confidence: float = 0.2
     ) -> list[Matches]:
         grid = np.stack(
-            np.meshgrid(np.linspace(30, 220, 5), np.linspace(30, 220, 5)), -1
+            np.meshgrid(np.linspace(*self.span, 5), np.linspace(*self.span, 5)), -1
         )
         ref = grid.reshape(-1, 2)
         qry = apply_homography(self.warp, ref) + np.random.default_rng(0).normal(
@@ -75,6 +81,34 @@ def test_dense_and_auto_recover_a_shifted_thermal_query() -> None:
         assert result.method == 'dense'  # auto: dense found enough, CSTF never ran
         assert result.inliers >= 16
         assert corner_error(result.transform.matrix, truth, 256, 256) < 1.5
+
+
+def test_the_fitted_model_follows_the_prior() -> None:
+    assert fitted_model(None, search=False) == 'affine'  # pre-aligned
+    assert fitted_model(_turn(2.0, 1.02, (12.0, -9.0)), search=False) == 'affine'
+    projective = np.eye(3)
+    projective[2, 0] = 1e-4
+    assert fitted_model(projective, search=False) == 'homography'
+    assert fitted_model(None, search=True) == 'homography'
+    assert fitted_model(np.eye(3), search=True) == 'homography'
+
+
+def test_around_a_prior_matches_in_one_corner_still_place_the_far_corners() -> None:
+    # the matches (1 px of noise) cover only a 60-px square in one corner: a
+    # homography's two extra degrees of freedom follow the noise, and the far
+    # corners with them; the affine fit the prior implies keeps them in place
+    truth = _turn(2.0, 1.02, (12.0, -9.0))
+    reference, query = _pair(truth)
+    oracle = OracleMatcher(truth, span=(20, 80))
+    chosen = PairMatcher(method='cstf', cstf=oracle)(reference, query)
+    forced = PairMatcher(method='cstf', cstf=oracle, transform_model='homography')(
+        reference, query
+    )
+    assert chosen.transform is not None and forced.transform is not None
+    np.testing.assert_array_equal(chosen.transform.matrix[2], [0.0, 0.0, 1.0])
+    kept = corner_error(chosen.transform.matrix, truth, 256, 256)
+    lost = corner_error(forced.transform.matrix, truth, 256, 256)
+    assert kept < 5.0 and lost > 10.0  # the success threshold: 10 px
 
 
 def test_auto_falls_back_to_cstf_then_refines_densely() -> None:

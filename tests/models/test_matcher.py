@@ -145,6 +145,26 @@ def test_estimate_transform_rejects_outliers() -> None:
         estimate_transform(matches, 'spline')  # type: ignore[arg-type]
 
 
+def test_a_transform_needs_more_support_than_its_minimal_sample() -> None:
+    rng = np.random.default_rng(2)
+    truth = np.array([[1.0, 0.05, 12.0], [-0.05, 1.0, -7.0], [0.0, 0.0, 1.0]])
+    ref = rng.uniform(0, 256, size=(30, 2))
+    query = ref @ truth[:2, :2].T + truth[:2, 2]
+    query[7:] = rng.uniform(0, 256, size=(23, 2))  # 7 right, 23 random
+    matches = Matches(torch.tensor(ref), torch.tensor(query), torch.ones(30))
+    # 3 random matches fit an affine map exactly: no evidence
+    three = Matches(matches.ref_xy[7:10], matches.query_xy[7:10], torch.ones(3))
+    assert estimate_transform(three, 'affine', min_inliers=3) is not None
+    assert estimate_transform(three, 'affine') is None
+    # 7 consistent matches are one short of the default
+    assert estimate_transform(matches, 'affine') is None
+    fitted = estimate_transform(matches, 'affine', min_inliers=7)
+    assert fitted is not None and fitted.inliers[:7].all()
+    np.testing.assert_allclose(fitted.matrix, truth, atol=1e-3)
+    with pytest.raises(InputError, match='min_inliers'):
+        estimate_transform(matches, 'homography', min_inliers=3)
+
+
 def test_transform_rescaled_maps_resized_images_and_keeps_inliers() -> None:
     rng = np.random.default_rng(1)
     truth = np.array([[0.9, 0.2, 10.0], [-0.15, 1.1, -5.0], [2e-4, -1e-4, 1.0]])

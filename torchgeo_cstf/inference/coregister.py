@@ -316,6 +316,7 @@ def coregister(
                 matcher if matcher is not None else DEFAULT_MATCHER,
                 method=method,
                 search=False,
+                transform_model=options.transform,
                 min_confidence=options.min_confidence,
                 max_size=max(height, width),
                 device=device,

@@ -202,7 +202,7 @@ def match(
     method: MatchMethod = 'auto',
     prior: Matrix | None = None,
     search: bool | None = None,
-    transform_model: TransformModel = 'homography',
+    transform_model: TransformModel | None = None,
     min_confidence: float = 0.2,
     max_size: int = 1024,
     dense: DenseMatcher | None = None,
@@ -226,7 +226,10 @@ def match(
             ``cstf`` or ``dense``.
         prior: 3×3 reference → query map in full-resolution pixels.
         search: search rotations and scales (default: when no prior is known).
-        transform_model: ``homography`` or ``affine``.
+        transform_model: ``homography`` or ``affine`` (default: affine around
+            an affine prior — georeferences, ``prior`` or identity —, a
+            homography when searching; see
+            :func:`~torchgeo_cstf.inference.methods.fitted_model`).
         min_confidence: drop CSTF matches less probable than this.
         max_size: images are downsampled so their long side is at most this.
         dense: the dense matcher's settings (default :class:`DenseMatcher`).

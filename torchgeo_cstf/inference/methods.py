@@ -35,6 +35,7 @@ end a step (:meth:`PairMatcher._settles`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -121,6 +122,37 @@ class SearchStep(NamedTuple):
     swapped: bool
 
 
+def fitted_model(prior: Matrix | None, search: bool) -> TransformModel:
+    """The transform model fitted to a pair's matches when none is chosen.
+
+    Affine where the pair is matched around an affine prior — identity for
+    pre-aligned images, the georeferences' map, a user's affine prior: what is
+    left between two georeferenced acquisitions is a shift, a small rotation
+    and scale (orthorectified images hold no perspective), and the two
+    extra degrees of freedom of a homography only follow the matches' noise,
+    which the corners then amplify wherever the matches cluster. A
+    homography when searching (the pair may be any view of the scene) or
+    around a projective prior (``docs/design.md``).
+
+    Args:
+        prior: the reference → query prior (``None``: identity).
+        search: whether the rotation/scale search replaces the prior.
+
+    Returns:
+        ``affine`` or ``homography``.
+    """
+    if search:
+        return 'homography'
+    if prior is None:
+        return 'affine'
+    perspective = np.asarray(prior, np.float64)[2, :2]
+    return (
+        'affine'
+        if np.allclose(perspective, 0.0, rtol=0.0, atol=1e-12)
+        else 'homography'
+    )
+
+
 #: the searches ``search=True`` tries in turn, each only when those before led
 #: to fewer than ``min_inliers``: the reference's template near the centre;
 #: the query's (where the query, at a larger scale, shows too little of the
@@ -144,7 +176,10 @@ class PairMatcher:
         method: ``cstf``, ``dense`` or ``auto``.
         cstf: the CSTF matcher (needed by ``cstf`` and ``auto``).
         dense: the dense matcher's settings.
-        transform_model: ``homography`` or ``affine``.
+        transform_model: ``homography`` or ``affine``; by default the one
+            that fits the case (:func:`fitted_model`): affine around an affine
+            prior (georeferences, pre-aligned images), homography when
+            searching or around a projective prior.
         threshold: inlier threshold of the robust fit, in query pixels.
         min_confidence: CSTF matches less probable than this are dropped.
         min_inliers: consistent matches from which a result settles the search
@@ -160,7 +195,7 @@ class PairMatcher:
     method: MatchMethod = 'auto'
     cstf: CSTFMatcher | None = None
     dense: DenseMatcher = field(default_factory=DenseMatcher)
-    transform_model: TransformModel = 'homography'
+    transform_model: TransformModel | None = None
     threshold: float = 3.0
     min_confidence: float = 0.2
     min_inliers: int = 16
@@ -204,6 +239,10 @@ class PairMatcher:
         Returns:
             The best result over the priors tried.
         """
+        if self.transform_model is None:  # this call's model, on a shallow copy
+            chosen = copy.copy(self)
+            chosen.transform_model = fitted_model(prior, search)
+            return chosen(reference, query, prior, search=search)
         reference, query = reference.float().cpu(), query.float().cpu()
         # the dense description is shared by the priors (CSTF alone needs none)
         described = (
@@ -345,9 +384,9 @@ class PairMatcher:
         )
 
     def fit(self, matches: Matches) -> Transform | None:
-        """The robust transform of a set of matches."""
+        """The robust transform of a set of matches (homography if unset)."""
         return estimate_transform(
-            matches, self.transform_model, threshold=self.threshold
+            matches, self.transform_model or 'homography', threshold=self.threshold
         )
 
     def _dense(self, described: Described, query: Tensor, prior: Matrix) -> PairResult:

@@ -47,12 +47,19 @@ class Transform:
         return Transform(matrix, self.inliers, self.model)
 
 
+#: fewest matches a transform must explain: the minimal sample (3 matches for
+#: an affine map, 4 for a homography) always fits exactly, so a fit that rests
+#: on a handful of matches is no evidence (random matches give one)
+MIN_INLIERS = 8
+
+
 def estimate_transform(
     matches: Matches,
     model: TransformModel = 'homography',
     threshold: float = 3.0,
     confidence: float = 0.999,
     max_iterations: int = 10_000,
+    min_inliers: int = MIN_INLIERS,
 ) -> Transform | None:
     """Fit a transform to matches robustly (MAGSAC++, then least squares on inliers).
 
@@ -63,20 +70,27 @@ def estimate_transform(
         threshold: inlier reprojection distance in query pixels.
         confidence: RANSAC confidence.
         max_iterations: RANSAC iteration cap.
+        min_inliers: fewest inliers of a transform (see :data:`MIN_INLIERS`);
+            at least the minimal sample.
 
     Returns:
         The transform, or ``None`` when there are too few matches or no
-        consistent model.
+        consistent model that ``min_inliers`` matches agree with.
 
     Raises:
-        InputError: for an unknown model or a non-positive threshold.
+        InputError: for an unknown model, a non-positive threshold or a
+            ``min_inliers`` below the minimal sample.
     """
     if model not in ('affine', 'homography'):
         raise InputError('model', f'must be affine or homography, got {model!r}')
     if threshold <= 0:
         raise InputError('threshold', f'must be positive, got {threshold}')
     needed = 4 if model == 'homography' else 3
-    if len(matches) < needed:
+    if min_inliers < needed:
+        raise InputError(
+            'min_inliers', f'a {model} needs at least {needed}, got {min_inliers}'
+        )
+    if len(matches) < min_inliers:
         return None
     src = matches.ref_xy.detach().cpu().numpy().astype(np.float64)
     dst = matches.query_xy.detach().cpu().numpy().astype(np.float64)
@@ -100,6 +114,8 @@ def estimate_transform(
         )
         matrix = None if affine is None else np.vstack((affine, [0.0, 0.0, 1.0]))
     if matrix is None or mask is None or not np.isfinite(matrix).all():
+        return None
+    if int(mask.sum()) < min_inliers:
         return None
     return Transform(
         matrix=np.asarray(matrix, dtype=np.float64),
