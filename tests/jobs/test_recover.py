@@ -19,8 +19,10 @@ from torchgeo_cstf.jobs.recover import (
     find_lost_jobs,
     held_task_ids,
     recover_lost_jobs,
+    requeue,
     unfinished_jobs,
 )
+from torchgeo_cstf.jobs.state import submitted_key
 from workers.probe import main as probe
 
 from .conftest import free_port, job_env, write_scene
@@ -175,3 +177,11 @@ def test_the_service_beats_while_it_reaches_redis(
         run.kill()
     assert beat.read_text() == 'ready\n'
     assert probe(['--file', str(beat), '--max-age', '60']) == 0
+
+
+def test_a_submission_that_expired_is_not_sent(client: JobClient, roots: Path) -> None:
+    handle, broker = _submitted(client, roots)
+    broker.delete('detection')
+    client.redis.delete(submitted_key(handle.id))  # expired: nothing to send
+    assert not requeue(client, handle.id)
+    assert broker.llen('detection') == 0

@@ -114,20 +114,22 @@ def find_lost_jobs(client: JobClient) -> list[str]:
     return [job_id for job_id in candidates if job_id not in held]
 
 
-def requeue(client: JobClient, job_id: str) -> None:
+def requeue(client: JobClient, job_id: str) -> bool:
     """Send a lost job's stored spec again under its id.
 
-    Raises:
-        KeyError: the job's submission has expired (nothing to send).
+    Returns:
+        False when there was nothing to send: the submission expired since it
+        was found (``CSTF_RESULT_EXPIRES``).
     """
     with reachable(client.settings):
         raw = client.redis.get(submitted_key(job_id))
         if raw is None:
-            raise KeyError(f'{job_id}: no stored submission (expired?)')
+            return False
         spec = json.loads(raw)
         client.redis.delete(progress_key(job_id))
         client.app.backend.forget(job_id)
         client.send(job_id, spec)
+    return True
 
 
 def recover_lost_jobs(
@@ -141,7 +143,8 @@ def recover_lost_jobs(
         dry_run: only report the lost jobs.
 
     Returns:
-        The ids of the lost jobs (queued again unless ``dry_run``).
+        The ids of the lost jobs, queued again unless ``dry_run`` (a job whose
+        submission expired meanwhile is left out: nothing to send).
 
     Raises:
         InputError: a negative or non-finite ``grace``.
@@ -154,10 +157,9 @@ def recover_lost_jobs(
         return []
     time.sleep(grace)
     lost = sorted(set(first) & set(find_lost_jobs(client)))
-    if not dry_run:
-        for job_id in lost:
-            requeue(client, job_id)
-    return lost
+    if dry_run:
+        return lost
+    return [job_id for job_id in lost if requeue(client, job_id)]
 
 
 __all__ = [
