@@ -160,7 +160,7 @@ def library_method(pair: PairMatcher, search: bool) -> Method:
 
 
 def score(method: Method, samples: list[Sample]) -> dict[str, Any]:
-    """MMA, homography AUC, success and speed of one method on prepared samples."""
+    """MMA, homography AUC, success, speed and each pair's corner error of one method."""
     accuracy, errors, counts, seconds = [], [], [], 0.0
     method(samples[0]['reference'], samples[0]['query'])  # first-call set-up untimed
     for sample in samples:
@@ -189,6 +189,8 @@ def score(method: Method, samples: list[Sample]) -> dict[str, Any]:
         'success': round(float(np.mean(np.asarray(errors) < 10)), 4),
         'matches_per_pair': round(float(np.mean(counts)), 1),
         'pairs_per_second': round(len(samples) / seconds, 3),
+        # each pair's mean corner error (px; None: no transform), in set order
+        'corner_errors': [round(e, 2) if np.isfinite(e) else None for e in errors],
     }
 
 
