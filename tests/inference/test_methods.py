@@ -176,12 +176,19 @@ def test_match_and_cli_use_the_georeferences_as_prior(tmp_path: Path) -> None:
     )
     result = match(tmp_path / 'ref.tif', tmp_path / 'query.tif', method='dense')
     assert result.method == 'dense' and result.transform is not None
+    assert result.transform.model == 'affine'  # around the georeferences' prior
     assert corner_error(result.transform.matrix, truth.warp_matrix(), 384, 384) < 3
     out = tmp_path / 'coreg'
     argv = ['match', str(tmp_path / 'ref.tif'), str(tmp_path / 'query.tif')]
     assert main([*argv, '--out', str(out), '--method', 'dense', '--quiet']) == 0
     report = json.loads((out / 'report.json').read_text())
     assert report['method'] == 'dense' and report['rmse_px'] < 2
+    assert report['transform'] == 'affine'  # RegistrationOptions' default
+    again = tmp_path / 'coreg-homography'
+    assert (
+        main([*argv, '--out', str(again), '--transform', 'homography', '--quiet']) == 0
+    )
+    assert json.loads((again / 'report.json').read_text())['transform'] == 'homography'
 
 
 def test_a_search_that_finds_nothing_near_the_centre_looks_further() -> None:

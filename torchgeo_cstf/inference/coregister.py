@@ -93,11 +93,12 @@ class Coregistration:
         return self.rmse_px * float(np.mean(self.query.resolution))
 
     def report(self) -> dict[str, Any]:
-        """A JSON-ready summary (counts, RMSE, the matrix)."""
+        """A JSON-ready summary (counts, RMSE, the fitted model and matrix)."""
         return {
             'reference': self.reference.path,
             'query': self.query.path,
             'method': self.method,
+            'transform': None if self.transform is None else self.transform.model,
             'windows': len(self.windows),
             'matches': len(self.matches.confidence),
             'inliers': self.inliers,
