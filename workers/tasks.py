@@ -44,7 +44,7 @@ from torchgeo_cstf.jobs import (
 from torchgeo_cstf.jobs.manifest import Kind
 from torchgeo_cstf.jobs.spec import input_path
 from torchgeo_cstf.jobs.stamp import published_at
-from torchgeo_cstf.jobs.state import is_cancelled, record_chunk_progress
+from torchgeo_cstf.jobs.state import chunk_task_id, is_cancelled, record_chunk_progress
 
 from . import run
 from .app import app, settings
@@ -260,7 +260,7 @@ def detect(self: Task[Any, Any], spec: dict[str, Any]) -> dict[str, Any]:
         chunks = [
             detect_chunk.si(
                 spec, job_id, index, start, min(start + size, total), total
-            ).set(task_id=f'{job_id}-chunk-{index}')
+            ).set(task_id=chunk_task_id(job_id, index))
             for index, start in enumerate(range(0, total, size))
         ]
         self.update_state(

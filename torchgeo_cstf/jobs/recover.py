@@ -33,22 +33,24 @@ from ..errors import InputError
 from .client import FINAL_STATES, JobClient, reachable
 from .depth import UNACKED_KEY, queue_lists
 from .settings import QUEUES
-from .state import progress_key, submitted_key
+from .state import job_of_task, progress_key, submitted_key
 
-#: the task id suffix of a chunked detection's chunks: ``<job id>-chunk-<n>``
-CHUNK_SEPARATOR = '-chunk-'
 #: seconds between the two looks that must both find nothing of a lost job
 GRACE = 10.0
 
 
 def _task_id(message: Any) -> str | None:
-    """The task id in a kombu message body (JSON), or None if it has none."""
-    try:
-        headers = message.get('headers') or {}
-    except AttributeError:
-        return None
-    task_id = headers.get('id')
+    """The task id in a kombu message (a JSON object), or None without one."""
+    headers = message.get('headers') if isinstance(message, dict) else None
+    task_id = headers.get('id') if isinstance(headers, dict) else None
     return task_id if isinstance(task_id, str) else None
+
+
+def _loads(raw: bytes | str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def held_task_ids(broker: Any, queues: Iterable[str] = QUEUES) -> set[str]:
@@ -67,25 +69,11 @@ def held_task_ids(broker: Any, queues: Iterable[str] = QUEUES) -> set[str]:
             pipe.lrange(key, 0, -1)
     pipe.hvals(UNACKED_KEY)
     *waiting, reserved = pipe.execute()
-    messages = [raw for replies in waiting for raw in replies]
-    ids = set()
-    for raw in messages:
-        try:
-            ids.add(_task_id(json.loads(raw)))
-        except (ValueError, TypeError):
-            continue
-    for raw in reserved:
-        try:  # unacked: [message, exchange, routing key]
-            ids.add(_task_id(json.loads(raw)[0]))
-        except (ValueError, TypeError, IndexError, KeyError):
-            continue
-    ids.discard(None)
-    return {str(i) for i in ids}
-
-
-def _job_of(task_id: str) -> str:
-    """The job a task id belongs to (a chunk's job, or the id itself)."""
-    return task_id.split(CHUNK_SEPARATOR, 1)[0]
+    messages = [_loads(raw) for replies in waiting for raw in replies]
+    for raw in reserved:  # unacked: [message, exchange, routing key]
+        entry = _loads(raw)
+        messages.append(entry[0] if isinstance(entry, list) and entry else None)
+    return {i for i in map(_task_id, messages) if i is not None}
 
 
 def unfinished_jobs(client: JobClient) -> list[str]:
@@ -110,7 +98,7 @@ def find_lost_jobs(client: JobClient) -> list[str]:
     if not candidates:
         return []
     with reachable(client.settings):
-        held = {_job_of(i) for i in held_task_ids(client.settings.broker_redis())}
+        held = {job_of_task(i) for i in held_task_ids(client.settings.broker_redis())}
     return [job_id for job_id in candidates if job_id not in held]
 
 
@@ -163,7 +151,6 @@ def recover_lost_jobs(
 
 
 __all__ = [
-    'CHUNK_SEPARATOR',
     'GRACE',
     'find_lost_jobs',
     'held_task_ids',

@@ -15,6 +15,20 @@ from typing import Any
 PREFIX = 'cstf'
 
 
+#: between a chunked detection's job id and its chunk's index in the chunk's task id
+CHUNK_SEPARATOR = '-chunk-'
+
+
+def chunk_task_id(job_id: str, chunk: int) -> str:
+    """The task id of chunk ``chunk`` of a chunked detection."""
+    return f'{job_id}{CHUNK_SEPARATOR}{chunk}'
+
+
+def job_of_task(task_id: str) -> str:
+    """The job a task id belongs to: a chunk's job, else the id itself."""
+    return task_id.split(CHUNK_SEPARATOR, 1)[0]
+
+
 def submitted_key(job_id: str) -> str:
     """Key holding a submitted job's spec (set once, when first submitted)."""
     return f'{PREFIX}:job:{job_id}'
